@@ -1,0 +1,5 @@
+import sys
+
+from sysvisor.cli import main
+
+sys.exit(main())

@@ -1,0 +1,633 @@
+/*
+ * sysvisor._native: the few kernel primitives that sit on the hot path of
+ * every stop (ptrace requests, syscall info, tracee memory) and the spawn
+ * sequence that must run between fork and exec without touching Python.
+ *
+ * No policy lives here: these are thin, GIL-releasing wrappers that raise
+ * OSError with errno like the os module does.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#ifndef PTRACE_GET_SYSCALL_INFO
+#define PTRACE_GET_SYSCALL_INFO 0x420e
+#endif
+#define SV_PTRACE_SET_SYSCALL_INFO 0x4212
+
+/* struct ptrace_syscall_info, as in linux/ptrace.h (88 bytes). Declared here
+ * because the installed headers (6.1) lack the 6.16 fields' users. */
+struct sv_syscall_info {
+    uint8_t op;
+    uint8_t reserved;
+    uint16_t flags;
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t stack_pointer;
+    union {
+        struct { uint64_t nr; uint64_t args[6]; } entry;
+        struct { int64_t rval; uint8_t is_error; } exit;
+        struct { uint64_t nr; uint64_t args[6]; uint32_t ret_data; uint32_t reserved2; } seccomp;
+    };
+};
+
+static PyObject *
+errno_error(void)
+{
+    return PyErr_SetFromErrno(PyExc_OSError);
+}
+
+/* ptrace(request, pid, addr=0, data=0) -> int */
+static PyObject *
+sv_ptrace(PyObject *self, PyObject *args)
+{
+    long request, addr = 0, data = 0;
+    int pid;
+    long r;
+    if (!PyArg_ParseTuple(args, "li|kk", &request, &pid, &addr, &data))
+        return NULL;
+    errno = 0;
+    r = ptrace((enum __ptrace_request)request, pid, (void *)addr, (void *)data);
+    if (r == -1 && errno)
+        return errno_error();
+    return PyLong_FromLong(r);
+}
+
+/* get_syscall_info(pid) -> tuple
+ *   op 0 (none):    (0, arch, ip, sp)
+ *   op 1 (entry):   (1, arch, ip, sp, nr, args)
+ *   op 2 (exit):    (2, arch, ip, sp, rval, is_error)
+ *   op 3 (seccomp): (3, arch, ip, sp, nr, args, ret_data)
+ */
+static PyObject *
+sv_get_syscall_info(PyObject *self, PyObject *args)
+{
+    int pid;
+    long r;
+    struct sv_syscall_info si;
+    if (!PyArg_ParseTuple(args, "i", &pid))
+        return NULL;
+    memset(&si, 0, sizeof si);
+    r = ptrace((enum __ptrace_request)PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof si, &si);
+    if (r < 0)
+        return errno_error();
+    switch (si.op) {
+    case 1:
+    case 3: {
+        const uint64_t *a = si.op == 1 ? si.entry.args : si.seccomp.args;
+        PyObject *t = Py_BuildValue("(KKKKKK)",
+            (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
+            (unsigned long long)a[3], (unsigned long long)a[4], (unsigned long long)a[5]);
+        if (!t)
+            return NULL;
+        if (si.op == 1)
+            return Py_BuildValue("(iIKKKN)", 1, si.arch,
+                (unsigned long long)si.instruction_pointer,
+                (unsigned long long)si.stack_pointer,
+                (unsigned long long)si.entry.nr, t);
+        return Py_BuildValue("(iIKKKNI)", 3, si.arch,
+            (unsigned long long)si.instruction_pointer,
+            (unsigned long long)si.stack_pointer,
+            (unsigned long long)si.seccomp.nr, t, si.seccomp.ret_data);
+    }
+    case 2:
+        return Py_BuildValue("(iIKKLi)", 2, si.arch,
+            (unsigned long long)si.instruction_pointer,
+            (unsigned long long)si.stack_pointer,
+            (long long)si.exit.rval, (int)si.exit.is_error);
+    default:
+        return Py_BuildValue("(iIKK)", (int)si.op, si.arch,
+            (unsigned long long)si.instruction_pointer,
+            (unsigned long long)si.stack_pointer);
+    }
+}
+
+/* set_syscall_info(pid, op, nr_or_rval, args_or_is_error) (Linux >= 6.16)
+ *   op 1/3: nr and a 6-tuple of args (nr = -1 skips the syscall)
+ *   op 2:   rval and is_error
+ */
+static PyObject *
+sv_set_syscall_info(PyObject *self, PyObject *args)
+{
+    int pid, op;
+    long long value;
+    PyObject *rest;
+    struct sv_syscall_info si;
+    if (!PyArg_ParseTuple(args, "iiLO", &pid, &op, &value, &rest))
+        return NULL;
+    /* The kernel validates op against the current stop and ignores arch,
+     * ip and sp, so start from the current state to keep flags sane. */
+    memset(&si, 0, sizeof si);
+    if (ptrace((enum __ptrace_request)PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof si, &si) < 0)
+        return errno_error();
+    si.op = (uint8_t)op;
+    si.reserved = 0;
+    si.flags = 0;
+    if (op == 1 || op == 3) {
+        uint64_t *a = op == 1 ? si.entry.args : si.seccomp.args;
+        Py_ssize_t i, n;
+        PyObject *seq = PySequence_Fast(rest, "args must be a sequence");
+        if (!seq)
+            return NULL;
+        n = PySequence_Fast_GET_SIZE(seq);
+        if (n > 6) n = 6;
+        for (i = 0; i < n; i++) {
+            unsigned long long v = PyLong_AsUnsignedLongLongMask(PySequence_Fast_GET_ITEM(seq, i));
+            if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+                Py_DECREF(seq);
+                return NULL;
+            }
+            a[i] = v;
+        }
+        Py_DECREF(seq);
+        if (op == 1)
+            si.entry.nr = (uint64_t)value;
+        else
+            si.seccomp.nr = (uint64_t)value;
+    } else if (op == 2) {
+        si.exit.rval = value;
+        si.exit.is_error = (uint8_t)PyObject_IsTrue(rest);
+    } else {
+        PyErr_SetString(PyExc_ValueError, "op must be 1 (entry), 2 (exit) or 3 (seccomp)");
+        return NULL;
+    }
+    if (ptrace((enum __ptrace_request)SV_PTRACE_SET_SYSCALL_INFO, pid, (void *)sizeof si, &si) < 0)
+        return errno_error();
+    Py_RETURN_NONE;
+}
+
+/* getregset(pid, nt, size) -> bytes (as long as the kernel filled) */
+static PyObject *
+sv_getregset(PyObject *self, PyObject *args)
+{
+    int pid, nt;
+    Py_ssize_t size = 512;
+    char buf[1024];
+    struct iovec iov;
+    if (!PyArg_ParseTuple(args, "ii|n", &pid, &nt, &size))
+        return NULL;
+    if (size <= 0 || size > (Py_ssize_t)sizeof buf)
+        size = sizeof buf;
+    iov.iov_base = buf;
+    iov.iov_len = (size_t)size;
+    if (ptrace(PTRACE_GETREGSET, pid, (void *)(long)nt, &iov) < 0)
+        return errno_error();
+    return PyBytes_FromStringAndSize(buf, (Py_ssize_t)iov.iov_len);
+}
+
+static PyObject *
+sv_setregset(PyObject *self, PyObject *args)
+{
+    int pid, nt;
+    Py_buffer b;
+    struct iovec iov;
+    long r;
+    if (!PyArg_ParseTuple(args, "iiy*", &pid, &nt, &b))
+        return NULL;
+    iov.iov_base = b.buf;
+    iov.iov_len = (size_t)b.len;
+    r = ptrace(PTRACE_SETREGSET, pid, (void *)(long)nt, &iov);
+    PyBuffer_Release(&b);
+    if (r < 0)
+        return errno_error();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+sv_geteventmsg(PyObject *self, PyObject *args)
+{
+    int pid;
+    unsigned long msg = 0;
+    if (!PyArg_ParseTuple(args, "i", &pid))
+        return NULL;
+    if (ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) < 0)
+        return errno_error();
+    return PyLong_FromUnsignedLong(msg);
+}
+
+/* getsiginfo(pid) -> bytes(128) */
+static PyObject *
+sv_getsiginfo(PyObject *self, PyObject *args)
+{
+    int pid;
+    siginfo_t si;
+    if (!PyArg_ParseTuple(args, "i", &pid))
+        return NULL;
+    memset(&si, 0, sizeof si);
+    if (ptrace(PTRACE_GETSIGINFO, pid, 0, &si) < 0)
+        return errno_error();
+    return PyBytes_FromStringAndSize((const char *)&si, sizeof si);
+}
+
+/* ---- tracee memory ---------------------------------------------------- */
+
+static int use_proc_mem = 0;  /* set once process_vm_readv says ENOSYS */
+
+static ssize_t
+proc_mem_io(pid_t pid, uint64_t addr, void *buf, size_t len, int write)
+{
+    char path[64];
+    int fd;
+    ssize_t r;
+    snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+    fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    r = write ? pwrite(fd, buf, len, (off_t)addr) : pread(fd, buf, len, (off_t)addr);
+    close(fd);
+    return r;
+}
+
+/* Read up to len bytes; stop at the first unreadable page. Returns bytes read
+ * or -1 when nothing at all could be read. */
+static ssize_t
+mem_read(pid_t pid, uint64_t addr, char *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r;
+        /* Never cross a page in one request: a partial failure of
+         * process_vm_readv is reported per iovec, so we go page by page. */
+        size_t chunk = 4096 - ((addr + done) & 4095);
+        if (chunk > len - done)
+            chunk = len - done;
+        if (!use_proc_mem) {
+            struct iovec local = { buf + done, chunk };
+            struct iovec remote = { (void *)(uintptr_t)(addr + done), chunk };
+            r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+            if (r < 0 && errno == ENOSYS) {
+                use_proc_mem = 1;
+                continue;
+            }
+        } else {
+            r = proc_mem_io(pid, addr + done, buf + done, chunk, 0);
+        }
+        if (r <= 0)
+            break;
+        done += (size_t)r;
+        if ((size_t)r < chunk)
+            break;
+    }
+    if (done == 0 && len > 0)
+        return -1;
+    return (ssize_t)done;
+}
+
+/* read_mem(pid, addr, size) -> bytes or None (nothing readable) */
+static PyObject *
+sv_read_mem(PyObject *self, PyObject *args)
+{
+    int pid;
+    unsigned long long addr;
+    Py_ssize_t size;
+    PyObject *out;
+    ssize_t r;
+    if (!PyArg_ParseTuple(args, "iKn", &pid, &addr, &size))
+        return NULL;
+    if (size < 0 || size > (1 << 26)) {
+        PyErr_SetString(PyExc_ValueError, "size out of range");
+        return NULL;
+    }
+    out = PyBytes_FromStringAndSize(NULL, size);
+    if (!out)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    r = mem_read(pid, addr, PyBytes_AS_STRING(out), (size_t)size);
+    Py_END_ALLOW_THREADS
+    if (r < 0) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    if (r < size)
+        _PyBytes_Resize(&out, r);
+    return out;
+}
+
+/* read_str(pid, addr, maxlen) -> (bytes, complete) or None when addr is
+ * unreadable. complete is False when maxlen was reached before a NUL or the
+ * string ran into an unreadable page. */
+static PyObject *
+sv_read_str(PyObject *self, PyObject *args)
+{
+    int pid;
+    unsigned long long addr;
+    Py_ssize_t maxlen;
+    char stackbuf[4096];
+    char *buf = stackbuf;
+    size_t done = 0, cap;
+    int complete = 0, failed = 0;
+    PyObject *res;
+    if (!PyArg_ParseTuple(args, "iKn", &pid, &addr, &maxlen))
+        return NULL;
+    if (maxlen < 0)
+        maxlen = 0;
+    cap = (size_t)maxlen + 1;
+    if (cap > sizeof stackbuf) {
+        buf = PyMem_Malloc(cap);
+        if (!buf)
+            return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    while (done < cap) {
+        size_t chunk = 4096 - ((addr + done) & 4095);
+        ssize_t r;
+        char *nul;
+        if (chunk > cap - done)
+            chunk = cap - done;
+        r = mem_read(pid, addr + done, buf + done, chunk);
+        if (r <= 0) {
+            failed = done == 0;
+            break;
+        }
+        nul = memchr(buf + done, 0, (size_t)r);
+        if (nul) {
+            done = (size_t)(nul - buf);
+            complete = 1;
+            break;
+        }
+        done += (size_t)r;
+        if ((size_t)r < chunk)
+            break;
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        if (buf != stackbuf)
+            PyMem_Free(buf);
+        Py_RETURN_NONE;
+    }
+    if (done > (size_t)maxlen)
+        done = (size_t)maxlen;
+    res = Py_BuildValue("(y#O)", buf, (Py_ssize_t)done, complete ? Py_True : Py_False);
+    if (buf != stackbuf)
+        PyMem_Free(buf);
+    return res;
+}
+
+/* write_mem(pid, addr, data) -> bytes written */
+static PyObject *
+sv_write_mem(PyObject *self, PyObject *args)
+{
+    int pid;
+    unsigned long long addr;
+    Py_buffer b;
+    ssize_t r = -1;
+    if (!PyArg_ParseTuple(args, "iKy*", &pid, &addr, &b))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (!use_proc_mem) {
+        struct iovec local = { b.buf, (size_t)b.len };
+        struct iovec remote = { (void *)(uintptr_t)addr, (size_t)b.len };
+        r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+        /* process_vm_writev obeys page protections; /proc/PID/mem writes
+         * like a debugger (FOLL_FORCE), so it also reaches read-only maps. */
+        if (r < 0 && (errno == ENOSYS || errno == EFAULT))
+            r = proc_mem_io(pid, addr, b.buf, (size_t)b.len, 1);
+    } else {
+        r = proc_mem_io(pid, addr, b.buf, (size_t)b.len, 1);
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&b);
+    if (r < 0)
+        return errno_error();
+    return PyLong_FromSsize_t(r);
+}
+
+/* ---- spawning ---------------------------------------------------------- */
+
+static char **
+to_cstrv(PyObject *seq, PyObject **keep)
+{
+    Py_ssize_t i, n;
+    char **v;
+    PyObject *fast = PySequence_Fast(seq, "expected a sequence of bytes");
+    if (!fast)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(fast);
+    v = PyMem_Calloc((size_t)n + 1, sizeof(char *));
+    if (!v) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "expected bytes");
+            PyMem_Free(v);
+            Py_DECREF(fast);
+            return NULL;
+        }
+        v[i] = PyBytes_AS_STRING(item);
+    }
+    *keep = fast;
+    return v;
+}
+
+struct spawn_error {
+    int stage;  /* 1 chdir, 2 no_new_privs, 3 seccomp, 4 execve, 5 start pipe */
+    int err;
+};
+
+static void
+child_fail(int fd, int stage)
+{
+    struct spawn_error e = { stage, errno };
+    if (write(fd, &e, sizeof e) < 0) { /* nothing left to do */ }
+    _exit(127);
+}
+
+/* spawn(path, argv, envp, cwd, filter, filter_flags) -> (pid, go_fd, err_fd)
+ *
+ * The child waits on go_fd until the supervisor has seized it, then installs
+ * the seccomp filter (if any) and execs. A failure in the child is written to
+ * err_fd as (stage, errno); a successful exec closes err_fd (CLOEXEC). */
+static PyObject *
+sv_spawn(PyObject *self, PyObject *args)
+{
+    PyObject *path, *argv_o, *envp_o, *cwd, *filt;
+    unsigned int filter_flags;
+    PyObject *keep_argv = NULL, *keep_envp = NULL;
+    char **argv, **envp;
+    int go[2], err[2];
+    pid_t ppid, pid;
+    struct sock_fprog prog = { 0, NULL };
+    Py_buffer fb = { 0 };
+    int have_filter = 0;
+
+    if (!PyArg_ParseTuple(args, "OOOOOI", &path, &argv_o, &envp_o, &cwd, &filt, &filter_flags))
+        return NULL;
+    if (!PyBytes_Check(path) || (cwd != Py_None && !PyBytes_Check(cwd))) {
+        PyErr_SetString(PyExc_TypeError, "path and cwd must be bytes");
+        return NULL;
+    }
+    if (filt != Py_None) {
+        if (PyObject_GetBuffer(filt, &fb, PyBUF_SIMPLE) < 0)
+            return NULL;
+        if (fb.len % 8 != 0 || fb.len == 0 || fb.len / 8 > 4096) {
+            PyBuffer_Release(&fb);
+            PyErr_SetString(PyExc_ValueError, "filter must be 1..4096 instructions of 8 bytes");
+            return NULL;
+        }
+        prog.len = (unsigned short)(fb.len / 8);
+        prog.filter = (struct sock_filter *)fb.buf;
+        have_filter = 1;
+    }
+    argv = to_cstrv(argv_o, &keep_argv);
+    if (!argv)
+        goto fail_buf;
+    envp = to_cstrv(envp_o, &keep_envp);
+    if (!envp)
+        goto fail_argv;
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+        errno_error();
+        goto fail_envp;
+    }
+    ppid = getpid();
+    pid = fork();
+    if (pid == 0) {
+        /* Child: async-signal-safe calls only from here on. */
+        sigset_t all;
+        char c = 0;
+        struct sigaction dfl;
+        int s;
+        close(go[1]);
+        close(err[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != ppid)
+            _exit(127);
+        /* Python ignores SIGPIPE and friends; ignored dispositions survive
+         * execve, so restore them like subprocess does. */
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (s = 1; s < NSIG; s++)
+            if (s != SIGKILL && s != SIGSTOP)
+                sigaction(s, &dfl, NULL);
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        while (read(go[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        if (c != 'g')
+            _exit(127);
+        close(go[0]);
+        if (cwd != Py_None && chdir(PyBytes_AS_STRING(cwd)) < 0)
+            child_fail(err[1], 1);
+        if (have_filter) {
+            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_fail(err[1], 2);
+            if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter_flags, &prog) < 0)
+                child_fail(err[1], 3);
+        }
+        execve(PyBytes_AS_STRING(path), argv, envp);
+        child_fail(err[1], 4);
+    }
+    if (pid < 0) {
+        errno_error();
+        close(go[0]); close(go[1]); close(err[0]); close(err[1]);
+        goto fail_envp;
+    }
+    close(go[0]);
+    close(err[1]);
+    PyMem_Free(envp);
+    Py_XDECREF(keep_envp);
+    PyMem_Free(argv);
+    Py_XDECREF(keep_argv);
+    if (have_filter)
+        PyBuffer_Release(&fb);
+    return Py_BuildValue("(iii)", (int)pid, go[1], err[0]);
+
+fail_envp:
+    PyMem_Free(envp);
+    Py_XDECREF(keep_envp);
+fail_argv:
+    PyMem_Free(argv);
+    Py_XDECREF(keep_argv);
+fail_buf:
+    if (have_filter)
+        PyBuffer_Release(&fb);
+    return NULL;
+}
+
+/* doorbell() -> pid: a child that sleeps forever and dies with its parent.
+ * The supervisor traces it; a signal sent to it by any thread becomes a
+ * ptrace stop that wakes the tracer thread out of waitpid, race-free. */
+static PyObject *
+sv_doorbell(PyObject *self, PyObject *noargs)
+{
+    pid_t ppid = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != ppid)
+            _exit(0);
+        for (;;)
+            pause();
+    }
+    if (pid < 0)
+        return errno_error();
+    return PyLong_FromLong(pid);
+}
+
+/* install_filter(filter, flags) -> int: seccomp(SET_MODE_FILTER) on the
+ * calling thread (after no_new_privs). Returns the syscall's result (a
+ * listener fd with NEW_LISTENER). Irreversible: callers fork first. */
+static PyObject *
+sv_install_filter(PyObject *self, PyObject *args)
+{
+    Py_buffer fb;
+    unsigned int flags;
+    struct sock_fprog prog;
+    long r;
+    if (!PyArg_ParseTuple(args, "y*I", &fb, &flags))
+        return NULL;
+    prog.len = (unsigned short)(fb.len / 8);
+    prog.filter = (struct sock_filter *)fb.buf;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        PyBuffer_Release(&fb);
+        return errno_error();
+    }
+    r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    PyBuffer_Release(&fb);
+    if (r < 0)
+        return errno_error();
+    return PyLong_FromLong(r);
+}
+
+static PyMethodDef methods[] = {
+    {"ptrace", sv_ptrace, METH_VARARGS, "ptrace(request, pid, addr=0, data=0) -> int"},
+    {"get_syscall_info", sv_get_syscall_info, METH_VARARGS, "PTRACE_GET_SYSCALL_INFO as a tuple"},
+    {"set_syscall_info", sv_set_syscall_info, METH_VARARGS, "PTRACE_SET_SYSCALL_INFO (6.16)"},
+    {"getregset", sv_getregset, METH_VARARGS, "PTRACE_GETREGSET -> bytes"},
+    {"setregset", sv_setregset, METH_VARARGS, "PTRACE_SETREGSET"},
+    {"geteventmsg", sv_geteventmsg, METH_VARARGS, "PTRACE_GETEVENTMSG"},
+    {"getsiginfo", sv_getsiginfo, METH_VARARGS, "PTRACE_GETSIGINFO -> bytes(128)"},
+    {"read_mem", sv_read_mem, METH_VARARGS, "read tracee memory"},
+    {"read_str", sv_read_str, METH_VARARGS, "read a NUL-terminated string"},
+    {"write_mem", sv_write_mem, METH_VARARGS, "write tracee memory"},
+    {"spawn", sv_spawn, METH_VARARGS, "fork a child that waits, installs a filter and execs"},
+    {"doorbell", sv_doorbell, METH_NOARGS, "fork a sleeping child used to wake the tracer"},
+    {"install_filter", sv_install_filter, METH_VARARGS, "install a seccomp filter on this thread"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "sysvisor._native", "Kernel primitives for sysvisor.", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__native(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,1 @@
+"""Layers shipped with sysvisor."""

@@ -1,0 +1,118 @@
+"""Methods: the ways of getting syscalls out of a process, and their
+capabilities. `choose` picks one for a layer stack, or checks the user's
+pick, and says why."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import CapabilityError, MethodUnavailable, UsageError
+
+# Capabilities a layer may need (Layer.needs) and a method may offer.
+CAPABILITIES = {
+    "observe": "see the syscalls and their arguments",
+    "change_args": "run a syscall with changed arguments",
+    "answer": "answer a syscall without running it",
+    "result": "see or change a syscall's result",
+    "attach": "attach to a running process",
+    "boundary": "be a security boundary (decisions the program cannot race)",
+}
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    name: str
+    summary: str
+    capabilities: frozenset[str]
+    requires: tuple[str, ...]  # kernel features (sysvisor.kernel.probe names)
+    implemented: bool
+    cost: int  # relative cost per intercepted call: lower is cheaper
+
+
+METHODS: dict[str, MethodInfo] = {
+    m.name: m
+    for m in (
+        MethodInfo("ptrace", "ptrace syscall-entry and -exit stops for every syscall",
+                   frozenset({"observe", "change_args", "answer", "result", "attach"}),
+                   ("ptrace_seize", "ptrace_get_syscall_info"), True, 30),
+        MethodInfo("seccomp", "ptrace + SECCOMP_RET_TRACE: one stop, only for the syscalls a layer asked for",
+                   frozenset({"observe", "change_args", "answer", "result"}),
+                   ("ptrace_seize", "ptrace_get_syscall_info", "seccomp_filter"), True, 20),
+        MethodInfo("unotify", "seccomp user notification; executes calls on the program's behalf",
+                   frozenset({"observe", "answer", "boundary"}),
+                   ("seccomp_user_notif", "seccomp_addfd", "pidfd_getfd", "openat2"), False, 15),
+        MethodInfo("sud", "syscall user dispatch: SIGSYS in-process, no context switch",
+                   frozenset({"observe", "change_args", "answer", "result"}),
+                   ("syscall_user_dispatch",), False, 5),
+        MethodInfo("preload", "libc overlay (LD_PRELOAD): a function call per syscall",
+                   frozenset({"observe", "change_args", "answer", "result"}), (), False, 1),
+        MethodInfo("ebpf", "system-wide tracepoints, observe only",
+                   frozenset({"observe", "attach"}), ("ebpf", "btf"), False, 0),
+    )
+}
+
+
+def method_problems(info: MethodInfo) -> list[str]:
+    """Why this method cannot run here (empty if it can)."""
+    if not info.implemented:
+        return [f"the {info.name} method is not implemented in this version of sysvisor"]
+    from ..kernel import probe
+
+    out = []
+    for feat in info.requires:
+        f = probe.probe(feat)
+        if not f.available:
+            out.append(f"{f.title} is missing (Linux {f.since}+): {f.detail}")
+    return out
+
+
+def needed_capabilities(layers, attach: bool) -> dict[str, list[str]]:
+    """capability -> names of the layers (or "attach") that need it."""
+    need: dict[str, list[str]] = {"observe": []}
+    for layer in layers:
+        for cap in getattr(layer, "needs", ()):
+            if cap not in CAPABILITIES:
+                raise UsageError(f"layer {type(layer).__name__} needs unknown capability {cap!r}")
+            need.setdefault(cap, []).append(type(layer).__name__)
+        if getattr(layer, "enforcing", False):
+            need.setdefault("boundary", []).append(type(layer).__name__)
+    if attach:
+        need.setdefault("attach", []).append("attaching to a running pid")
+    return need
+
+
+def choose(name: str, layers, attach: bool = False, insecure: bool = False) -> tuple[MethodInfo, str]:
+    """Return (method, reason). Raises a clear error when the named method
+    does not exist, cannot run here, or lacks a capability the stack needs.
+    With insecure=True, a missing "boundary" is accepted (and said)."""
+    need = needed_capabilities(layers, attach)
+    if insecure:
+        need.pop("boundary", None)
+    if name != "auto":
+        info = METHODS.get(name)
+        if info is None:
+            raise UsageError(f"unknown method {name!r}; choose one of: auto, {', '.join(METHODS)}")
+        missing = [c for c in need if c not in info.capabilities]
+        if missing:
+            who = "; ".join(f"{c} ({CAPABILITIES[c]}) for {', '.join(need[c])}" for c in missing)
+            able = [m.name for m in METHODS.values() if all(c in m.capabilities for c in need)]
+            hint = f"; methods that can: {', '.join(able)}" if able else ""
+            if "boundary" in missing:
+                hint += " (or accept an insecure run explicitly)"
+            raise CapabilityError(f"method {name} cannot give {who}{hint}")
+        problems = method_problems(info)
+        if problems:
+            raise MethodUnavailable(f"method {name} is unavailable here: " + "; ".join(problems))
+        return info, f"method {name} (chosen by the user)"
+    tried = []
+    for info in sorted(METHODS.values(), key=lambda m: m.cost):
+        if not all(c in info.capabilities for c in need):
+            continue
+        problems = method_problems(info)
+        if problems:
+            tried.append(f"{info.name}: {problems[0]}")
+            continue
+        why = f"method {info.name}: the cheapest one that can {', '.join(sorted(need))}"
+        return info, why
+    lacking = ", ".join(sorted(need))
+    detail = "; ".join(tried) if tried else "no method offers all of them"
+    raise MethodUnavailable(f"no method can {lacking} here ({detail})")
