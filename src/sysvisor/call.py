@@ -147,6 +147,11 @@ class Call:
     def write(self, addr: int, data: bytes) -> int:
         return self._mem.write(self.tid, addr, data)
 
+    def read_str(self, addr: int, maxlen: int = 4096) -> tuple[bytes, bool] | None:
+        """The NUL-terminated string at `addr`: (bytes, complete), or None
+        if unreadable. complete is False when cut at maxlen."""
+        return self._mem.read_str(self.tid, addr, maxlen)
+
     def read_bytes(self, index: int, maxlen: int = 4096) -> tuple[bytes, bool] | None:
         """The NUL-terminated string argument `index`: (bytes, complete)."""
         return self._mem.read_str(self.tid, self.args[index], maxlen)

@@ -1,80 +1,39 @@
-"""Trace: print every syscall strace-style.
+"""Trace: print syscalls the way strace does.
 
-    openat(AT_FDCWD, "/etc/hostname", 0x80000) = 3
-    [pid 1234] read(3, 0x7ffd..., 4096) = 13
-    --- SIGCHLD ---
+    openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) = 3
+    [pid  1234] read(3,  <unfinished ...>
+    [pid  1235] close(4)                    = 0
+    [pid  1234] <... read resumed>"vm\\n", 4096) = 3
+    --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, ...} ---
     +++ exited with 0 +++
 
-Arguments are rendered from the syscall table's C types: strings for
-`char *` arguments that name paths or strings, signed decimal for ints,
-hex for pointers and anything else. Lines of different threads that
-interleave are split strace's way (`<unfinished ...>` / `<... resumed>`).
+The arguments are rendered by sysvisor.decode: the ones known at entry
+when the call enters, the rest at exit, so that lines of threads that
+interleave split like strace's. ` = ` is aligned at column 40.
 """
 from __future__ import annotations
 
-import errno as _errno
+import json
 import os
 import sys
 import time
 
-from ..arch import to_signed
+from ..decode import MAX_ERRNO, Options, errno_name, exit_parts, format_entry
 from ..kernel.ptrace import describe_status, signal_name
 from ..layer import Layer
 from ..syscallset import SyscallSet
 
-_STRING_NAMES = ("filename", "pathname", "path", "name", "oldname", "newname", "specialfile",
-                 "old", "new", "dev_name", "dir_name", "type", "library", "uargs")
+ACOLUMN = 39  # ` = ` starts here, like strace's -a 40
+
+STATUSES = ("successful", "failed", "unfinished", "unavailable", "detached")
 
 
-def _is_string(argdecl: str) -> bool:
-    decl = argdecl.replace("const ", "")
-    if not decl.startswith("char *") and not decl.startswith("char __user *"):
-        return False
-    return decl.rsplit(" ", 1)[-1].lstrip("*") in _STRING_NAMES or "name" in decl or "path" in decl
+class SetFilter(Layer):
+    """A layer whose interests are a strace syscall set (-e trace=SET)."""
 
-
-def _render_str(data: bytes, complete: bool, limit: int) -> str:
-    out = []
-    for b in data[:limit]:
-        c = chr(b)
-        if c == '"' or c == "\\":
-            out.append("\\" + c)
-        elif c == "\n":
-            out.append("\\n")
-        elif c == "\t":
-            out.append("\\t")
-        elif 32 <= b < 127:
-            out.append(c)
-        else:
-            out.append(f"\\{b:o}")
-    s = '"' + "".join(out) + '"'
-    if len(data) > limit or not complete:
-        s += "..."
-    return s
-
-
-class Trace(Layer):
-    """Print syscalls to `out` (a text file) strace-style.
-
-    trace: a syscall set (strace's -e trace= syntax) or None for all.
-    follow: show the children and threads too (strace -f).
-    strsize: longest string shown (strace -s).
-    timestamps: 0 none, 1 -t, 2 -tt, 3 -ttt.
-    """
-
-    def __init__(self, out=None, trace: str | None = None, follow: bool = True,
-                 strsize: int = 32, timestamps: int = 0, show_time: bool = False):
-        self.out = out or sys.stderr
+    def __init__(self, trace: str | None = None):
         self.set = SyscallSet(trace) if trace else None
-        self.follow = follow
-        self.strsize = strsize
-        self.timestamps = timestamps
-        self.show_time = show_time
-        self.root: int | None = None
-        self.pids_seen: set[int] = set()
-        self.unfinished: int | None = None  # tid whose line is open
 
-    # interests: the -e trace= set, so nothing else stops the program
     def interests(self, table):
         if self.set is None:
             return None
@@ -83,113 +42,240 @@ class Trace(Layer):
             return None
         return {nr: None for nr in nrs}
 
-    def on_start(self, session):
-        pass
 
-    # ---- output ------------------------------------------------------------
+def _siginfo_text(signo: int, info: bytes | None, arch: str) -> str:
+    if info:
+        try:
+            from ..decode.signal import format_siginfo
+
+            return " " + format_siginfo(info, arch)
+        except Exception:
+            pass
+    return ""
+
+
+class Trace(SetFilter):
+    """Print syscalls strace-style.
+
+    out: a text file, or None for stderr. per_process: a path prefix: one
+    file per traced thread, PREFIX.TID (strace -ff). follow: show children
+    and threads (strace -f). strsize: -s. fd_paths: -y (1) or -yy (2).
+    timestamps: 0, 1 (-t), 2 (-tt), 3 (-ttt). relative: -r. show_time: -T.
+    statuses: a subset of STATUSES to show (-e status=, -z, -Z).
+    paths: only calls that touch one of these paths (-P). as_json: one JSON
+    object per line instead of strace's text.
+    """
+
+    def __init__(self, out=None, trace: str | None = None, follow: bool = False,
+                 per_process: str | None = None, strsize: int = 32, fd_paths: int = 0,
+                 timestamps: int = 0, relative: bool = False, show_time: bool = False,
+                 statuses=None, paths=None, as_json: bool = False, arch_note: bool = True):
+        super().__init__(trace)
+        self.out = out if out is not None else sys.stderr
+        self.to_file = out is not None
+        self.per_process = per_process
+        self.files: dict[int, object] = {}
+        self.follow = follow or per_process is not None
+        self.opts = Options(strsize=strsize, fd_paths=fd_paths)
+        self.timestamps = timestamps
+        self.relative = relative
+        self.last_time: float | None = None
+        self.show_time = show_time
+        self.statuses = set(statuses) if statuses else None
+        self.paths = [os.path.normpath(p) for p in paths] if paths else None
+        self.as_json = as_json
+        self.buffered = bool(self.statuses or self.paths or as_json)
+        self.root: int | None = None
+        self.live: set[int] = set()
+        self.open_tid: int | None = None  # whose line is open on the shared output
+        self.open_len: dict[int, int] = {}  # tid -> length of its open line
+        self.inflight: dict[int, str] = {}  # tid -> syscall printed at entry, not yet at exit
+
+    # ---- output plumbing -----------------------------------------------------
 
     def _shown(self, tid: int) -> bool:
         if self.root is None:
             self.root = tid
         return self.follow or tid == self.root
 
-    def _prefix(self, tid: int) -> str:
-        self.pids_seen.add(tid)
-        p = f"[pid {tid:>5}] " if self.follow and len(self.pids_seen) > 1 else ""
-        if self.timestamps:
-            now = time.time()
-            if self.timestamps >= 3:
+    def _stream(self, tid: int):
+        if self.per_process is None:
+            return self.out
+        f = self.files.get(tid)
+        if f is None:
+            f = self.files[tid] = open(f"{self.per_process}.{tid}", "w", buffering=1 << 16)
+        return f
+
+    def _prefix(self, tid: int, when: float | None = None) -> str:
+        p = ""
+        if self.follow and self.per_process is None:
+            # strace: a file gets "PID " on every line with -f; a terminal
+            # gets "[pid N] " while more than one process is traced
+            if self.to_file:
+                p = f"{tid:<5} "
+            elif len(self.live) > 1:
+                p = f"[pid {tid:>5}] "
+        if self.timestamps or self.relative:
+            now = time.time() if when is None else when
+            if self.relative:
+                prev = self.last_time if self.last_time is not None else now
+                d = now - prev
+                p += f"{int(d):6d}.{int(d * 1e6) % 1000000:06d} "
+                self.last_time = now
+            elif self.timestamps >= 3:
                 p += f"{now:.6f} "
             else:
-                lt = time.localtime(now)
-                p += time.strftime("%H:%M:%S", lt) + (f".{int(now * 1e6) % 1000000:06d} " if self.timestamps == 2 else " ")
+                p += time.strftime("%H:%M:%S", time.localtime(now))
+                p += f".{int(now * 1e6) % 1000000:06d} " if self.timestamps == 2 else " "
         return p
 
-    def _write_line_start(self, tid: int, text: str) -> None:
-        if self.unfinished is not None and self.unfinished != tid:
+    def _close_open(self) -> None:
+        if self.open_tid is not None and self.per_process is None:
             self.out.write(" <unfinished ...>\n")
-            self.unfinished = None
-        self.out.write(self._prefix(tid) + text)
+            self.open_len.pop(self.open_tid, None)
+        self.open_tid = None
 
-    def _close_open_line(self) -> None:
-        if self.unfinished is not None:
-            self.out.write(" <unfinished ...>\n")
-            self.unfinished = None
+    def _write(self, tid: int, text: str) -> None:
+        if self.per_process is None and self.open_tid is not None and self.open_tid != tid:
+            self._close_open()
+        self._stream(tid).write(text)
 
-    # ---- calls -------------------------------------------------------------------
-
-    def format_args(self, call) -> str:
-        sc = call.syscall
-        if sc is None:
-            return ", ".join(hex(a) for a in call.args)
-        parts = []
-        for i, decl in enumerate(sc.args):
-            a = call.args[i]
-            if _is_string(decl):
-                r = call.read_bytes(i, self.strsize + 1) if a else None
-                parts.append("NULL" if a == 0 else (hex(a) if r is None else _render_str(r[0], r[1], self.strsize)))
-            elif "*" in decl:
-                parts.append("NULL" if a == 0 else hex(a))
-            elif decl.startswith(("int ", "long ", "pid_t", "off_t", "loff_t", "clockid_t", "timer_t", "key_t", "mqd_t")):
-                bits = 32 if call.arch == "i386" or decl.startswith(("int ", "pid_t", "clockid_t", "timer_t", "key_t", "mqd_t")) else 64
-                v = to_signed(a, bits)
-                parts.append("AT_FDCWD" if v == -100 and ("dfd" in decl or "dirfd" in decl) else str(v))
-            elif decl.startswith(("unsigned", "size_t", "u32", "u64", "umode_t", "uid_t", "gid_t", "qid_t", "old_uid_t", "old_gid_t")):
-                parts.append(oct(a) if decl.startswith("umode_t") else str(a))
-            else:
-                parts.append(hex(a))
-        return ", ".join(parts)
+    # ---- syscalls -----------------------------------------------------------------
 
     def syscall(self, call):
-        if not self._shown(call.tid):
+        tid = call.tid
+        if not self._shown(tid):
             return call.next()
-        text = f"{call.name}({self.format_args(call)}"
-        self._write_line_start(call.tid, text)
-        self.unfinished = call.tid
-        call.data["trace_t0"] = time.monotonic()
-        call.data["trace_text"] = text
+        self.live.add(tid)
+        now = time.time()
+        head = format_entry(call, self.opts)
+        call.data["trace"] = (head, now, time.monotonic())
+        if self.paths is not None and not self._touches_paths(call):
+            return call.next()
         call.on_exit(self._exit)
+        if not self.buffered:
+            pre = self._prefix(tid, now)
+            self._write(tid, pre + head)
+            self.open_len[tid] = len(pre) + len(head)
+            self.inflight[tid] = call.name
+            self.open_tid = tid if self.per_process is None else None
         return call.next()
 
-    def _exit(self, call):
-        if self.unfinished == call.tid:
-            self.out.write(") ")
-        else:
-            self._close_open_line()
-            self.out.write(self._prefix(call.tid) + f"<... {call.name} resumed>) ")
-        self.unfinished = None
-        r = call.retval
-        if -4096 < r < 0:
-            e = -r
-            name = _errno.errorcode.get(e, str(e))
-            res = f"= -1 {name} ({os.strerror(e)})"
-        elif call.syscall is not None and call.name in ("mmap", "brk", "mremap", "mmap2", "shmat"):
-            res = f"= {r & 0xFFFFFFFFFFFFFFFF:#x}"
-        else:
-            res = f"= {r}"
-        if self.show_time:
-            res += f" <{time.monotonic() - call.data['trace_t0']:.6f}>"
-        self.out.write("= " + res[2:] + "\n" if res.startswith("= ") else res + "\n")
+    def _touches_paths(self, call) -> bool:
+        sc = call.syscall
+        if sc is None:
+            return False
+        for i, decl in enumerate(sc.args):
+            d = decl.replace("const ", "")
+            name = d.rsplit(" ", 1)[-1].lstrip("*")
+            if d.startswith("char *") and ("name" in name or "path" in name):
+                p = call.path(i)
+                if p is not None and os.path.normpath(p) in self.paths:
+                    return True
+            elif name in ("fd", "dfd", "dirfd", "oldfd", "newfd", "olddfd", "newdfd") and "*" not in d:
+                p = call.fd_path(call.fd_arg(i))
+                if p is not None and p in self.paths:
+                    return True
+        return False
 
-    # ---- events ----------------------------------------------------------------------
+    def _exit(self, call):
+        tid = call.tid
+        head, t_wall, t0 = call.data["trace"]
+        self.inflight.pop(tid, None)
+        args, ret = exit_parts(call, self.opts)
+        r = call.retval
+        failed = r is not None and -MAX_ERRNO <= r < 0
+        if self.statuses is not None and ("failed" if failed else "successful") not in self.statuses:
+            return
+        elapsed = time.monotonic() - t0
+        if self.as_json:
+            self._json(call, head, args, ret, t_wall, elapsed)
+            return
+        tail = f" <{elapsed:.6f}>" if self.show_time else ""
+        if self.buffered:
+            line = self._prefix(tid, t_wall) + head + args + ")"
+            self._write(tid, line.ljust(ACOLUMN) + " = " + ret + tail + "\n")
+        elif tid in self.open_len and (self.open_tid == tid or self.per_process is not None):
+            # the entry half is on the line already: continue it
+            text = args + ")"
+            pad = max(ACOLUMN - self.open_len.pop(tid) - len(text), 0)
+            self._stream(tid).write(text + " " * pad + " = " + ret + tail + "\n")
+        else:
+            self.open_len.pop(tid, None)
+            line = self._prefix(tid) + f"<... {call.name} resumed>{args})"
+            self._write(tid, line.ljust(ACOLUMN) + " = " + ret + tail + "\n")
+        if self.open_tid == tid:
+            self.open_tid = None
+
+    def _json(self, call, head, args, ret, t_wall, elapsed) -> None:
+        r = call.retval
+        err = -r if r is not None and -MAX_ERRNO <= r < 0 else 0
+        obj = {
+            "time": round(t_wall, 6), "pid": call.pid, "tid": call.tid, "arch": call.arch,
+            "nr": call.nr, "name": call.name, "args": call.args[:call.nargs],
+            "decoded": head[len(call.name) + 1:].rstrip(", ") + (", " if head.endswith(", ") and args else "") + args,
+            "retval": r, "errno": errno_name(err) if err else None, "result": ret,
+            "duration": round(elapsed, 6),
+        }
+        self._stream(call.tid).write(json.dumps(obj, separators=(",", ":")) + "\n")
+
+    # ---- events ------------------------------------------------------------------------
 
     def on_signal(self, tid, signo, siginfo):
         if not self._shown(tid):
             return
-        self._close_open_line()
-        self.out.write(self._prefix(tid) + f"--- {signal_name(signo)} ---\n")
+        if self.as_json:
+            self._stream(tid).write(json.dumps({"event": "signal", "time": round(time.time(), 6), "tid": tid,
+                                                "signal": signal_name(signo)}) + "\n")
+            return
+        self._close_open()
+        arch = "x86_64" if os.uname().machine == "x86_64" else "aarch64"
+        self._write(tid, self._prefix(tid) + f"--- {signal_name(signo)}{_siginfo_text(signo, siginfo, arch)} ---\n")
+
+    def on_stop(self, tid, signo):
+        if not self._shown(tid) or self.as_json:
+            return
+        self._close_open()
+        self._write(tid, self._prefix(tid) + f"--- stopped by {signal_name(signo)} ---\n")
+
+    def on_fork(self, parent, child, kind):
+        if self.follow:
+            self.live.add(child)
 
     def on_exit(self, tid, status):
         if not self._shown(tid):
+            self.live.discard(tid)
             return
-        if self.unfinished == tid:  # exit_group and friends never return
-            self.out.write(") = ?\n")
-            self.unfinished = None
-        self._close_open_line()
-        self.out.write(self._prefix(tid) + f"+++ {describe_status(status)} +++\n")
+        if self.as_json:
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+            sig = signal_name(os.WTERMSIG(status)) if os.WIFSIGNALED(status) else None
+            self._stream(tid).write(json.dumps({"event": "exit", "time": round(time.time(), 6), "tid": tid,
+                                                "code": code, "signal": sig}) + "\n")
+        else:
+            name = self.inflight.pop(tid, None)
+            if name is not None and (self.statuses is None or "unfinished" in self.statuses):
+                if tid in self.open_len and (self.open_tid == tid or self.per_process is not None):
+                    # exit_group and friends never return
+                    pad = max(ACOLUMN - self.open_len.pop(tid) - 1, 0)
+                    self._stream(tid).write(")" + " " * pad + " = ?\n")
+                    if self.open_tid == tid:
+                        self.open_tid = None
+                else:
+                    line = self._prefix(tid) + f"<... {name} resumed>)"
+                    self._write(tid, line.ljust(ACOLUMN) + " = ?\n")
+            self.open_len.pop(tid, None)
+            self._close_open()
+            self._write(tid, self._prefix(tid) + f"+++ {describe_status(status)} +++\n")
+        self.live.discard(tid)
+        f = self.files.pop(tid, None)
+        if f is not None:
+            f.close()
 
     def on_end(self, session):
-        self._close_open_line()
+        self._close_open()
+        for f in self.files.values():
+            f.close()
+        self.files.clear()
         try:
             self.out.flush()
         except (OSError, ValueError):

@@ -54,7 +54,7 @@ _SPAWN_STAGES = {1: "chdir", 2: "prctl(PR_SET_NO_NEW_PRIVS)", 3: "seccomp filter
 class Thread:
     """Per traced thread state."""
 
-    __slots__ = ("tid", "pid", "pending", "starting", "busy", "worker", "listening")
+    __slots__ = ("tid", "pid", "pending", "starting", "busy", "worker", "listening", "stime")
 
     def __init__(self, tid: int, pid: int, starting: bool = False):
         self.tid = tid
@@ -64,6 +64,7 @@ class Thread:
         self.busy = False  # a worker thread holds its current call
         self.worker: _Worker | None = None
         self.listening = False  # in group-stop (PTRACE_LISTEN)
+        self.stime = 0.0  # the process's system time at its last stop (with rusage)
 
 
 class _ABI:
@@ -315,13 +316,21 @@ class PtraceEngine:
 
     def run(self) -> int:
         waitpid = os.waitpid
+        wait4 = os.wait4
+        rusage = any(getattr(l, "wants_rusage", False) for l in self.layers)
         measure = self.measure
         perf = time.perf_counter_ns
         self._hook("on_start", self.session)
         try:
             while self.threads:
                 try:
-                    tid, status = waitpid(-1, WALL)
+                    if rusage:
+                        tid, status, ru = wait4(-1, WALL)
+                        t = self.threads.get(tid)
+                        if t is not None:
+                            t.stime = ru.ru_stime
+                    else:
+                        tid, status = waitpid(-1, WALL)
                 except ChildProcessError:
                     break
                 if measure:
