@@ -58,6 +58,35 @@ import traceback
 
 import pytest
 
+
+def _preimport_sysvisor() -> None:
+    """Import every sysvisor module now: a child that dropped privileges
+    cannot read the interpreter's directory to import one later."""
+    import importlib
+    import pkgutil
+
+    try:
+        import sysvisor
+    except ImportError:
+        return
+    for mod in pkgutil.walk_packages(sysvisor.__path__, "sysvisor."):
+        if mod.name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(mod.name)
+        except Exception:  # a broken module fails its own tests, not all of them
+            pass
+    try:
+        from sysvisor.tables import ARCHES, table
+
+        for arch in ARCHES:
+            table(arch)
+    except Exception:
+        pass
+
+
+_preimport_sysvisor()
+
 PROGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "progs")
 NOBODY = 65534
 PR_SET_DUMPABLE = 4

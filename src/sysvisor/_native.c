@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -605,7 +607,58 @@ sv_install_filter(PyObject *self, PyObject *args)
     return PyLong_FromLong(r);
 }
 
+/* wait(spin_ns, rusage) -> (pid, status[, stime]) : waitpid(-1, __WALL),
+ * first polling with WNOHANG for up to spin_ns. A stop usually follows the
+ * previous resume within microseconds; polling avoids putting the tracer
+ * to sleep and paying a cross-CPU wakeup for it. */
+static PyObject *
+sv_wait(PyObject *self, PyObject *args)
+{
+    long long spin_ns = 0;
+    int want_ru = 0, status = 0;
+    pid_t pid = 0;
+    struct rusage ru;
+    struct timespec t0, t;
+    if (!PyArg_ParseTuple(args, "|Lp", &spin_ns, &want_ru))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (spin_ns > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+            pid = wait4(-1, &status, __WALL | WNOHANG, want_ru ? &ru : NULL);
+            if (pid != 0)
+                break;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) > spin_ns)
+                break;
+        }
+    }
+    while (pid == 0 || (pid < 0 && errno == EINTR)) {
+        pid = wait4(-1, &status, __WALL, want_ru ? &ru : NULL);
+        if (pid < 0 && errno == EINTR) {
+            Py_BLOCK_THREADS
+            if (PyErr_CheckSignals() < 0) {
+                Py_UNBLOCK_THREADS
+                pid = -2;
+                break;
+            }
+            Py_UNBLOCK_THREADS
+            pid = 0;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (pid == -2)
+        return NULL;
+    if (pid < 0)
+        return errno_error();
+    if (want_ru)
+        return Py_BuildValue("(iid)", (int)pid, status,
+                             ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+    return Py_BuildValue("(ii)", (int)pid, status);
+}
+
 static PyMethodDef methods[] = {
+    {"wait", sv_wait, METH_VARARGS, "waitpid(-1, __WALL) with optional polling first"},
     {"ptrace", sv_ptrace, METH_VARARGS, "ptrace(request, pid, addr=0, data=0) -> int"},
     {"get_syscall_info", sv_get_syscall_info, METH_VARARGS, "PTRACE_GET_SYSCALL_INFO as a tuple"},
     {"set_syscall_info", sv_set_syscall_info, METH_VARARGS, "PTRACE_SET_SYSCALL_INFO (6.16)"},

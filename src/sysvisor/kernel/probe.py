@@ -1055,6 +1055,14 @@ FEATURES: dict[str, tuple[str, str, Callable[[], Result]]] = {
 }
 
 
+def presumed(name: str) -> bool:
+    """Whether this kernel is new enough to have the feature (no probing):
+    the fast path for starting a session; a feature that is present by
+    version but blocked (a container's seccomp policy, Yama) shows up as a
+    failure when used, which is then explained with probe()."""
+    return kernel_version()[:2] >= _ver(FEATURES[name][1])[:2]
+
+
 @functools.cache
 def probe(name: str) -> Feature:
     """Probe one feature by its id (cached per process). Never raises for a

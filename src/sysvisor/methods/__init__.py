@@ -51,14 +51,18 @@ METHODS: dict[str, MethodInfo] = {
 }
 
 
-def method_problems(info: MethodInfo) -> list[str]:
-    """Why this method cannot run here (empty if it can)."""
+def method_problems(info: MethodInfo, thorough: bool = False) -> list[str]:
+    """Why this method cannot run here (empty if it can). Without
+    `thorough`, features are presumed present on kernels new enough to have
+    them, and probed (in a child) only on older ones."""
     if not info.implemented:
         return [f"the {info.name} method is not implemented in this version of sysvisor"]
     from ..kernel import probe
 
     out = []
     for feat in info.requires:
+        if not thorough and probe.presumed(feat):
+            continue
         f = probe.probe(feat)
         if not f.available:
             out.append(f"{f.title} is missing (Linux {f.since}+): {f.detail}")
@@ -116,3 +120,12 @@ def choose(name: str, layers, attach: bool = False, insecure: bool = False) -> t
     lacking = ", ".join(sorted(need))
     detail = "; ".join(tried) if tried else "no method offers all of them"
     raise MethodUnavailable(f"no method can {lacking} here ({detail})")
+
+
+def explain(feature: str) -> str:
+    """A probe's account of a feature, for an error message after it failed."""
+    from ..kernel import probe
+
+    f = probe.probe(feature)
+    state = "available" if f.available else "missing"
+    return f"{f.title} (Linux {f.since}+): {state}; {f.detail}"

@@ -30,7 +30,7 @@ from .. import _native
 from ..arch import (AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, NT_ARM_SYSTEM_CALL, NT_PRSTATUS,
                     X32_SYSCALL_BIT, layout_for, to_signed)
 from ..call import FAIL, PASS, RETURN, Call
-from ..errors import AttachError, SpawnError
+from ..errors import AttachError, MethodUnavailable, SpawnError
 from ..kernel import bpf
 from ..kernel.filter import ArchInterests, compile_filter
 from ..kernel.ptrace import (OP_ENTRY, OP_EXIT, OP_SECCOMP, PTRACE_CONT, PTRACE_DETACH,
@@ -204,7 +204,7 @@ class PtraceEngine:
     def spawn(self, argv: list[str], env: dict | None, cwd: str | None) -> int:
         if not argv:
             raise SpawnError("no command given")
-        env = dict(os.environ if env is None else env)
+        env = _inherited_environ() if env is None else dict(env)
         exe = argv[0]
         if "/" not in exe:
             found = shutil.which(exe, path=env.get("PATH", os.defpath))
@@ -230,7 +230,10 @@ class PtraceEngine:
             os.close(err_fd)
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            raise SpawnError(f"cannot trace the child: {e.strerror}") from None
+            from . import explain
+
+            raise MethodUnavailable(f"cannot trace the child: ptrace: {e.strerror} "
+                                    f"({explain('ptrace_seize')})") from None
         # only plain ptrace sees the child's own set-up calls before execve
         self.threads[pid] = Thread(pid, pid, starting=not self.use_seccomp)
         self.root_pid = pid
@@ -315,8 +318,7 @@ class PtraceEngine:
     # ---- the event loop ------------------------------------------------------
 
     def run(self) -> int:
-        waitpid = os.waitpid
-        wait4 = os.wait4
+        wait = _native.wait
         rusage = any(getattr(l, "wants_rusage", False) for l in self.layers)
         measure = self.measure
         perf = time.perf_counter_ns
@@ -325,12 +327,12 @@ class PtraceEngine:
             while self.threads:
                 try:
                     if rusage:
-                        tid, status, ru = wait4(-1, WALL)
+                        tid, status, stime = wait(0, True)
                         t = self.threads.get(tid)
                         if t is not None:
-                            t.stime = ru.ru_stime
+                            t.stime = stime
                     else:
-                        tid, status = waitpid(-1, WALL)
+                        tid, status = wait()
                 except ChildProcessError:
                     break
                 if measure:
@@ -368,7 +370,12 @@ class PtraceEngine:
                 os.close(fd)
             if len(data) == 8:  # written only when the exec failed
                 stage, err = struct.unpack("ii", data)
-                raise SpawnError(f"{_SPAWN_STAGES.get(stage, 'start')}: {os.strerror(err)}")
+                msg = f"{_SPAWN_STAGES.get(stage, 'start')}: {os.strerror(err)}"
+                if stage in (2, 3):
+                    from . import explain
+
+                    raise MethodUnavailable(f"{msg} ({explain('seccomp_filter')})")
+                raise SpawnError(msg)
         self._hook("on_end", self.session)
 
     def _hook(self, name: str, *args) -> None:
@@ -664,6 +671,22 @@ class PtraceEngine:
         self.detaching = True
         for t in list(self.threads.values()):
             self._ptrace_quiet(PTRACE_INTERRUPT, t.tid)
+
+
+def _inherited_environ() -> dict[str, str]:
+    """os.environ, minus the LC_CTYPE that Python's locale coercion (PEP 538)
+    adds when started with LANG=C: the program must see the environment
+    sysvisor was given, as under strace."""
+    env = dict(os.environ)
+    if "LC_CTYPE" in env:
+        try:
+            with open("/proc/self/environ", "rb") as f:
+                initial = f.read().split(b"\0")
+        except OSError:
+            return env
+        if not any(v.startswith(b"LC_CTYPE=") for v in initial):
+            del env["LC_CTYPE"]
+    return env
 
 
 def _tgid(tid: int) -> int:
