@@ -39,18 +39,7 @@ def method(request):
 
 def traced(argv, layers=(), method="seccomp", **kw):
     """Run argv under a session; return (status, stdout text)."""
-    with tempfile.TemporaryFile() as out:
-        saved = os.dup(1)
-        os.dup2(out.fileno(), 1)
-        try:
-            s = sysvisor.Session(list(layers), method=method, **kw)
-            s.spawn(argv)
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        status = s.run()
-        out.seek(0)
-        return status, out.read().decode()
+    return traced_session(sysvisor.Session(list(layers), method=method, **kw), argv)
 
 
 class Count(sysvisor.Layer):
@@ -507,3 +496,35 @@ def test_cli_usage_errors(capsys):
     assert sysvisor.cli.main(["trace", "--", "/nonexistent"]) == 1
     assert "No such file" in capsys.readouterr().err
     assert sysvisor.cli.main(["trace", "-o", "/nonexistent/dir/out", "--", "true"]) == 2
+
+
+def test_register_set_fallback(progs, priv, method, monkeypatch):
+    """Kernels before 6.16 have no PTRACE_SET_SYSCALL_INFO: changed args and
+    results then go through GETREGSET/SETREGSET."""
+    def fn(path, opens):
+        r = ResultChanger()
+        s = sysvisor.Session([r], method=method)
+        s._engine.set_info_ok = False
+        status, out = traced_session(s, [path, "3"])
+        s2 = sysvisor.Session([Redirect()], method=method)
+        s2._engine.set_info_ok = False
+        status2, out2 = traced_session(s2, [opens, "/nonexistent/file", "2"])
+        return status, out, r.real, status2, out2
+
+    status, out, real, status2, out2 = run_as(priv, fn, progs.path("getpid_loop"), progs.path("opens"))
+    assert status == 0 and out.strip().endswith(f"last={real[0] + 1}")
+    assert status2 == 0 and out2.strip() == "opened=2 failed=0 first_errno=none"
+
+
+def traced_session(s, argv):
+    with tempfile.TemporaryFile() as out:
+        saved = os.dup(1)
+        os.dup2(out.fileno(), 1)
+        try:
+            s.spawn(argv)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        status = s.run()
+        out.seek(0)
+        return status, out.read().decode()

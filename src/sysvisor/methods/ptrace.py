@@ -622,14 +622,18 @@ class PtraceEngine:
 
     def _skip(self, tid: int, audit: int, retval: int) -> None:
         """Skip the syscall at entry and make it return `retval`, in one
-        stop: syscall number -1 plus the return register."""
-        layout, vals = self._regs(tid, audit)
+        stop: syscall number -1 plus the return register, patched in place
+        in the register set (two fields, not a full unpack/pack)."""
+        raw = bytearray(_native.getregset(tid, NT_PRSTATUS, 512))
+        layout = layout_for(audit, len(raw))
+        width = 4 if layout.fmt.endswith("I") else 8
+        fmt = "<i" if width == 4 else "<q"
         if audit == AUDIT_ARCH_AARCH64:
             _native.setregset(tid, NT_ARM_SYSTEM_CALL, struct.pack("<i", -1))
         else:
-            vals[layout.nr] = -1
-        vals[layout.ret] = retval
-        self._put_regs(tid, layout, vals)
+            struct.pack_into(fmt, raw, layout.nr * width, -1)
+        struct.pack_into(fmt, raw, layout.ret * width, to_signed(retval, width * 8))
+        _native.setregset(tid, NT_PRSTATUS, bytes(raw))
 
     def _set_entry(self, tid: int, op: int, audit: int, call: Call) -> None:
         if self.set_info_ok:
