@@ -317,9 +317,10 @@ def getpid_table(vs: list[Variant], n: int) -> tuple[list[str], dict]:
 
 
 def shloop_table(vs: list[Variant], loops: int) -> tuple[list[str], dict]:
-    out = ["| variant | wall, median (s) | min – max (s) | × native | × strace | stops "
+    out = ["| variant | wall, median (s) | min – max (s) | × native | × strace "
+           "| traced run only (s) | run × strace | stops "
            "| openat seen | Python µs per stop, median (p90) |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     summary = {}
     by = {v.name: v for v in vs}
 
@@ -334,18 +335,21 @@ def shloop_table(vs: list[Variant], loops: int) -> tuple[list[str], dict]:
     st = med(by.get("strace -f --seccomp-bpf"))
     for v in vs:
         if v.skip:
-            out.append(f"| {v.name} | skipped: {v.skip} | | | | | | |")
+            out.append(f"| {v.name} | skipped: {v.skip} | | | | | | | | |")
             continue
         g = good(v)
         if not g:
             err = v.samples[0].get("error", "?")[:120] if v.samples else "?"
-            out.append(f"| {v.name} | failed: {err} | | | | | | |")
+            out.append(f"| {v.name} | failed: {err} | | | | | | | | |")
             continue
         w = med(v)
         lo = min(s["wall_ns"] for s in g)
         hi = max(s["wall_ns"] for s in g)
         xn = f"{w / nat:.2f}" if nat else "–"
         xs = f"{w / st:.2f}" if st and v.note != "info" else "–"
+        run_only = median([s["inner_wall_ns"] for s in g]) if v.kind == "child" else None
+        ro = f"{run_only / 1e9:.3f}" if run_only else "–"
+        rx = f"{run_only / st:.2f}" if run_only and st else "–"
         if v.kind == "child":
             stops = f"{median([s['stops'] for s in g]):.0f}"
             seen = f"{median([s.get('handled', 0) for s in g]):.0f}"
@@ -355,9 +359,10 @@ def shloop_table(vs: list[Variant], loops: int) -> tuple[list[str], dict]:
             stops, seen, py = "–", "–", "–"
         name = v.name + (" (info: start-up cost only)" if v.note == "info" else "")
         out.append(f"| {name} | {w / 1e9:.3f} | {lo / 1e9:.3f} – {hi / 1e9:.3f} | {xn} | {xs} "
-                   f"| {stops} | {seen} | {py} |")
+                   f"| {ro} | {rx} | {stops} | {seen} | {py} |")
         summary[v.name] = {"wall_ns_median": w, "x_native": w / nat if nat else None,
-                           "x_strace": w / st if st else None}
+                           "x_strace": w / st if st else None,
+                           "run_only_x_strace": run_only / st if run_only and st else None}
         if v.kind == "child":
             summary[v.name].update(
                 stops=median([s["stops"] for s in g]),

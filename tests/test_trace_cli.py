@@ -124,7 +124,7 @@ def test_json_lines(priv, tmp_world):
     assert calls and all(o["name"] == "openat" for o in calls)
     host = [o for o in calls if "/etc/hostname" in o["decoded"]]
     assert host and host[0]["retval"] >= 0 and host[0]["errno"] is None
-    assert set(host[0]) >= {"time", "pid", "tid", "arch", "nr", "name", "args", "decoded", "retval", "errno", "duration"}
+    assert set(host[0]) >= {"time", "pid", "tid", "arch", "nr", "name", "args", "decoded", "retval", "errno", "duration_ns"}
     assert objs[-1]["event"] == "exit" and objs[-1]["code"] == 0
 
 

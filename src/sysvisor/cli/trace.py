@@ -122,7 +122,9 @@ def run(args) -> int:
         if args.record:
             from ..record import open_recorder
 
-            recorder = open_recorder(args.record, trace=trace_set)
+            recorder = open_recorder(args.record, trace=trace_set,
+                                     follow=args.follow > 0 or bool(args.pids),
+                                     strsize=max(args.strsize, 256), fd_paths=args.fd_paths)
             layers.append(recorder)
         method = args.method
         if args.pids and method == "auto":

@@ -102,12 +102,19 @@ class Sig:
     first argument rendered at exit, and the return value renderer."""
 
     args: tuple[ArgFn, ...]
-    exit_from: int | None = None  # None: all at entry
+    # index of the first argument rendered at exit; None: all at entry; or
+    # a function of the Ctx when the split depends on the call (an option
+    # that decides whether an argument is read or written)
+    exit_from: "int | Callable[[Ctx], int] | None" = None
     ret: RetFn | None = None
 
     def __post_init__(self):
         if self.exit_from is None:
             self.exit_from = len(self.args)
+
+    def split(self, ctx: "Ctx") -> int:
+        e = self.exit_from
+        return e(ctx) if callable(e) else e
 
 
 SIGS: dict[str, Sig] = {}
@@ -158,12 +165,14 @@ def _render(ctx: Ctx, sig: Sig, start: int, stop: int) -> list[str]:
 
 
 def format_entry(view, opts: Options) -> str:
-    """`name(` and the arguments known at entry."""
+    """`name(` and the arguments known at entry; ends with ", " when more
+    arguments follow at exit."""
     sig = signature(view)
     ctx = Ctx(view, opts)
-    parts = _render(ctx, sig, 0, sig.exit_from)
+    split = sig.split(ctx)
+    parts = _render(ctx, sig, 0, split)
     text = f"{view.name}(" + ", ".join(parts)
-    if sig.exit_from < len(sig.args) and parts:
+    if split < len(sig.args) and parts:
         text += ", "
     return text
 
@@ -173,7 +182,7 @@ def exit_parts(view, opts: Options) -> tuple[str, str]:
     tracer can align ` = ` like strace (column 40)."""
     sig = signature(view)
     ctx = Ctx(view, opts)
-    parts = _render(ctx, sig, sig.exit_from, len(sig.args))
+    parts = _render(ctx, sig, sig.split(ctx), len(sig.args))
     try:
         ret = (sig.ret or ret_default)(ctx)
     except Exception:
@@ -216,10 +225,14 @@ KERNEL_ERRNOS = {
 }
 
 
+# where Python's errno module picks an alias, strace prints the other name
+STRACE_ERRNO_NAMES = {95: "EOPNOTSUPP", 35: "EDEADLK"}
+
+
 def errno_name(e: int) -> str:
     if e in KERNEL_ERRNOS:
         return KERNEL_ERRNOS[e][0]
-    return _errno.errorcode.get(e, str(e))
+    return STRACE_ERRNO_NAMES.get(e) or _errno.errorcode.get(e, str(e))
 
 
 def error_text(err: int) -> str:
@@ -228,7 +241,7 @@ def error_text(err: int) -> str:
     if err in KERNEL_ERRNOS:
         name, text = KERNEL_ERRNOS[err]
         return f"? {name} ({text})"
-    name = _errno.errorcode.get(err)
+    name = STRACE_ERRNO_NAMES.get(err) or _errno.errorcode.get(err)
     if name is None:
         return f"-1 {err} (Unknown error {err})"
     return f"-1 {name} ({os.strerror(err)})"

@@ -2,8 +2,8 @@
 constants, addresses."""
 from __future__ import annotations
 
-_ESC = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
-        34: '\\"', 92: "\\\\"}
+# strace names only these; other bytes are octal escapes
+_ESC = {9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
 
 
 def quote(data: bytes, limit: int, truncated: bool = False) -> str:
@@ -18,9 +18,9 @@ def quote(data: bytes, limit: int, truncated: bool = False) -> str:
         elif 32 <= b < 127:
             out.append(chr(b))
         else:
-            # strace: shortest octal unless a digit follows
+            # strace: the shortest octal form, unless an octal digit follows
             nxt = shown[i + 1] if i + 1 < n else None
-            if nxt is not None and 48 <= nxt <= 57:
+            if nxt is not None and 48 <= nxt <= 55:
                 out.append(f"\\{b:03o}")
             else:
                 out.append(f"\\{b:o}")

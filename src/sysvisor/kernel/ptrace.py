@@ -68,9 +68,11 @@ def describe_status(status: int) -> str:
 
 
 def signal_name(sig: int) -> str:
+    """strace's name for a signal number (kernel numbering: real-time
+    signals are SIGRTMIN = 32 and SIGRT_n = 32 + n, whatever glibc reserves)."""
+    if sig >= 32:
+        return "SIGRTMIN" if sig == 32 else f"SIGRT_{sig - 32}"
     try:
         return signal.Signals(sig).name
     except ValueError:
-        if signal.SIGRTMIN <= sig <= signal.SIGRTMAX:
-            return f"SIGRT_{sig - signal.SIGRTMIN}" if sig != signal.SIGRTMIN else "SIGRTMIN"
-        return f"SIG_{sig}"
+        return str(sig)

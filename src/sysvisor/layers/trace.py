@@ -89,6 +89,7 @@ class Trace(SetFilter):
         self.live: set[int] = set()
         self.open_tid: int | None = None  # whose line is open on the shared output
         self.open_len: dict[int, int] = {}  # tid -> length of its open line
+        self.open_heads: dict[int, str] = {}  # tid -> the entry text of its open call
         self.inflight: dict[int, str] = {}  # tid -> syscall printed at entry, not yet at exit
 
     # ---- output plumbing -----------------------------------------------------
@@ -157,6 +158,7 @@ class Trace(SetFilter):
             pre = self._prefix(tid, now)
             self._write(tid, pre + head)
             self.open_len[tid] = len(pre) + len(head)
+            self.open_heads[tid] = head
             self.inflight[tid] = call.name
             self.open_tid = tid if self.per_process is None else None
         return call.next()
@@ -208,14 +210,17 @@ class Trace(SetFilter):
             self.open_tid = None
 
     def _json(self, call, head, args, ret, t_wall, elapsed) -> None:
+        # the same field names as `sysvisor format --json` (docs/record-format.md)
         r = call.retval
         err = -r if r is not None and -MAX_ERRNO <= r < 0 else 0
+        decoded = head[len(call.name) + 1:]
+        decoded = decoded[:-2] + (", " + args if args else "") if decoded.endswith(", ") else decoded + args
         obj = {
-            "time": round(t_wall, 6), "pid": call.pid, "tid": call.tid, "arch": call.arch,
-            "nr": call.nr, "name": call.name, "args": call.args[:call.nargs],
-            "decoded": head[len(call.name) + 1:].rstrip(", ") + (", " if head.endswith(", ") and args else "") + args,
-            "retval": r, "errno": errno_name(err) if err else None, "result": ret,
-            "duration": round(elapsed, 6),
+            "time": round(t_wall, 6), "time_ns": int(t_wall * 1e9), "pid": call.pid, "tid": call.tid,
+            "arch": call.arch, "nr": call.nr, "name": call.name, "args": call.args[:call.nargs],
+            "decoded": decoded, "result": ret, "retval": r,
+            "errno": errno_name(err) if err else None, "duration_ns": int(elapsed * 1e9),
+            "ip": call.ip, "sp": call.sp,
         }
         self._stream(call.tid).write(json.dumps(obj, separators=(",", ":")) + "\n")
 
@@ -226,7 +231,7 @@ class Trace(SetFilter):
             return
         if self.as_json:
             self._stream(tid).write(json.dumps({"event": "signal", "time": round(time.time(), 6), "tid": tid,
-                                                "signal": signal_name(signo)}) + "\n")
+                                                "signo": signo, "signal": signal_name(signo)}) + "\n")
             return
         self._close_open()
         arch = "x86_64" if os.uname().machine == "x86_64" else "aarch64"
@@ -250,14 +255,16 @@ class Trace(SetFilter):
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
             sig = signal_name(os.WTERMSIG(status)) if os.WIFSIGNALED(status) else None
             self._stream(tid).write(json.dumps({"event": "exit", "time": round(time.time(), 6), "tid": tid,
-                                                "code": code, "signal": sig}) + "\n")
+                                                "status": status, "code": code, "signal": sig}) + "\n")
         else:
             name = self.inflight.pop(tid, None)
             if name is not None and (self.statuses is None or "unfinished" in self.statuses):
                 if tid in self.open_len and (self.open_tid == tid or self.per_process is not None):
-                    # exit_group and friends never return
-                    pad = max(ACOLUMN - self.open_len.pop(tid) - 1, 0)
-                    self._stream(tid).write(")" + " " * pad + " = ?\n")
+                    # exit_group and friends never return; a call cut short
+                    # by the thread's death keeps strace's marker
+                    text = " <unfinished ...>)" if self.open_heads.get(tid, "").endswith(", ") else ")"
+                    pad = max(ACOLUMN - self.open_len.pop(tid) - len(text), 0)
+                    self._stream(tid).write(text + " " * pad + " = ?\n")
                     if self.open_tid == tid:
                         self.open_tid = None
                 else:
