@@ -261,6 +261,46 @@ def build_shloop(loops: int) -> list[Variant]:
     return vs
 
 
+def build_trace(loops: int, tmp: str) -> list[Variant]:
+    """Issue #3's benchmark: the sh loop traced with %file to a file."""
+    script = sh_loop_script(loops)
+    sh = ["sh", "-c", script]
+    vs = [Variant("native", sh, "external")]
+    v = Variant("strace -f --seccomp-bpf -e trace=%file -o FILE",
+                ["strace", "-f", "--seccomp-bpf", "-e", "trace=%file", "-o",
+                 os.path.join(tmp, "strace.out")] + sh, "external")
+    if shutil.which("strace") is None:
+        v.skip = "strace not found"
+    vs.append(v)
+    vs.append(Variant("sysvisor trace -f -e trace=%file -o FILE",
+                      [sys.executable, "-m", "sysvisor", "trace", "-f", "-e", "trace=%file",
+                       "-o", os.path.join(tmp, "sysvisor.out"), "--"] + sh, "external"))
+    vs.append(Variant("sysvisor record -f -e trace=%file -o FILE",
+                      [sys.executable, "-m", "sysvisor", "record", "-f", "-e", "trace=%file",
+                       "-o", os.path.join(tmp, "sysvisor.svt"), "--"] + sh, "external"))
+    return vs
+
+
+def trace_table(vs: list[Variant]) -> tuple[list[str], dict]:
+    out = ["| variant | wall, median (s) | min – max (s) | × native | × strace |",
+           "|---|---:|---:|---:|---:|"]
+    meds = {}
+    for v in vs:
+        g = [x["wall_ns"] for x in v.samples if "error" not in x] if not v.skip else []
+        meds[v.name] = median(g) if g else None
+    nat = meds.get("native")
+    st = meds.get(vs[1].name)
+    for v in vs:
+        w = meds[v.name]
+        if w is None:
+            out.append(f"| {v.name} | {'skipped: ' + v.skip if v.skip else 'failed'} | | | |")
+            continue
+        g = [x["wall_ns"] for x in v.samples if "error" not in x]
+        out.append(f"| {v.name} | {w / 1e9:.3f} | {min(g) / 1e9:.3f} – {max(g) / 1e9:.3f} "
+                   f"| {w / nat:.2f} | {w / st:.2f} |" if nat and st else f"| {v.name} | {w / 1e9:.3f} | | | |")
+    return out, {k: v for k, v in meds.items()}
+
+
 def _shrink_shloop(argv):
     return argv[:-1] + [sh_loop_script(3)] if argv[-1].startswith("for i in") else argv
 
@@ -397,7 +437,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true",
                     help="N=2000 getpid calls, seq 100, 3 rounds")
     ap.add_argument("--json", metavar="FILE", help="also write every sample to FILE")
-    ap.add_argument("--only", choices=("getpid", "shloop"), help="run one benchmark only")
+    ap.add_argument("--only", choices=("getpid", "shloop", "trace"), help="run one benchmark only")
     ap.add_argument("--child", choices=("getpid", "openat"), help=argparse.SUPPRESS)
     ap.add_argument("--method", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -523,6 +563,34 @@ def main() -> int:
                                 "cli_strace_ratio": crom,
                                 "samples": {v.name: v.samples for v in vs},
                                 "skipped": {v.name: v.skip for v in vs if v.skip}}
+            md.append("")
+
+        # ---- (c) tracing to a file (issue #3)
+        if args.only in (None, "trace"):
+            md.append(f"### (c) tracing the sh loop to a file: -f -e trace=%file (seq {loops}, LANG=C)")
+            md.append("")
+            vs = build_trace(loops, tmp)
+            for v in vs:
+                if "sysvisor" in v.name and sv_skip:
+                    v.skip = sv_skip
+                elif v.skip is None:
+                    preflight(v, prefix, env, tmp, _shrink_shloop)
+                    if v.skip:
+                        log(f"  [trace] {v.name}: {v.skip}")
+            run_rounds("trace", vs, rounds, prefix, env, tmp, log)
+            table, summ = trace_table(vs)
+            md += table
+            md.append("")
+            ratios = []
+            for name in (vs[2].name, vs[3].name):
+                a, b = {x["round"]: x["wall_ns"] for x in next(v for v in vs if v.name == name).samples
+                        if "error" not in x}, {x["round"]: x["wall_ns"] for x in vs[1].samples if "error" not in x}
+                if a and b:
+                    r = median([a[k] / b[k] for k in a if k in b])
+                    ratios.append(r)
+                    md.append(f"**{name} / strace: {r:.2f}** (median of per-round ratios; target ≤ 0.90)  ")
+            report["trace"] = {"summary": summ, "samples": {v.name: v.samples for v in vs},
+                               "ratios": ratios}
             md.append("")
 
     text = "\n".join(md)
