@@ -48,6 +48,7 @@ _get_info = _native.get_syscall_info
 _SIGTRAP = signal.SIGTRAP
 _EXEC_NAMES = frozenset({"execve", "execveat"})
 _FORK_EVENTS = {PTRACE_EVENT_FORK: "fork", PTRACE_EVENT_VFORK: "vfork", PTRACE_EVENT_CLONE: "clone"}
+SECCOMP_TRAP = PTRACE_EVENT_SECCOMP << 8 | signal.SIGTRAP  # status >> 8 at a seccomp stop
 _SPAWN_STAGES = {1: "chdir", 2: "prctl(PR_SET_NO_NEW_PRIVS)", 3: "seccomp filter", 4: "exec"}
 
 
@@ -397,26 +398,30 @@ class PtraceEngine:
 
     def _event(self, tid: int, status: int) -> None:
         self.stops += 1
+        t = self.threads.get(tid)
+        stopped = status & 0xFF == 0x7F  # WIFSTOPPED, inlined: this is the hot path
+        if stopped and t is not None:
+            # syscall stops first: they are nearly all the events
+            if status >> 8 == SECCOMP_TRAP or (status >> 8) & 0xFF == SYSCALL_TRAP:
+                self._syscall_stop(t)
+                return
         if tid == self.doorbell:
             self._doorbell_rang(status)
             return
-        t = self.threads.get(tid)
         if t is None:
-            if not os.WIFSTOPPED(status):
+            if not stopped:
                 return
             # A new child can report before its parent's fork event.
             t = self.threads[tid] = Thread(tid, _tgid(tid))
-        if not os.WIFSTOPPED(status):
+        if not stopped:
             self._gone(t, status)
             return
         sig = (status >> 8) & 0xFF
         event = status >> 16
-        if sig == SYSCALL_TRAP:
+        if sig == SYSCALL_TRAP or event == PTRACE_EVENT_SECCOMP:
             self._syscall_stop(t)
         elif event == 0:
             self._signal_stop(t, sig)
-        elif event == PTRACE_EVENT_SECCOMP:
-            self._syscall_stop(t)
         elif event in _FORK_EVENTS:
             self._fork_event(t, event)
         elif event == PTRACE_EVENT_EXEC:
