@@ -453,7 +453,7 @@ def test_errors_are_clear():
     with pytest.raises(sysvisor.UsageError, match="unknown method"):
         sysvisor.Session([], method="nope")
     with pytest.raises(sysvisor.MethodUnavailable, match="not implemented"):
-        sysvisor.Session([], method="unotify")
+        sysvisor.Session([], method="sud")
 
     class Enf(sysvisor.Layer):
         enforcing = True

@@ -451,16 +451,29 @@ child_fail(int fd, int stage)
     _exit(127);
 }
 
-/* spawn(path, argv, envp, cwd, filter, filter_flags) -> (pid, go_fd, err_fd)
+/* spawn(path, argv, envp, cwd, filter, filter_flags[, exec_cookie, try_flags])
+ *   -> (pid, go_fd, err_fd)
  *
  * The child waits on go_fd until the supervisor has seized it, then installs
  * the seccomp filter (if any) and execs. A failure in the child is written to
- * err_fd as (stage, errno); a successful exec closes err_fd (CLOEXEC). */
+ * err_fd as (stage, errno); a successful exec closes err_fd (CLOEXEC).
+ *
+ * Listener mode (exec_cookie != 0, for seccomp user notification): before
+ * installing the filter the child writes (0, L) to err_fd, L being the fd
+ * number the listener will get (the lowest free one: the child is single
+ * threaded). It installs the filter with filter_flags | try_flags, falling
+ * back to filter_flags alone on EINVAL (flags this kernel does not know),
+ * and then makes no system call but
+ * syscall(SYS_execve, path, argv, envp, exec_cookie): a filter that notifies
+ * that execve (args[3] == cookie) holds the child in the kernel until the
+ * supervisor has taken the listener with pidfd_getfd(L); the child's own
+ * copy is O_CLOEXEC, so the program never sees it. */
 static PyObject *
 sv_spawn(PyObject *self, PyObject *args)
 {
     PyObject *path, *argv_o, *envp_o, *cwd, *filt;
-    unsigned int filter_flags;
+    unsigned int filter_flags, try_flags = 0;
+    unsigned long long exec_cookie = 0;
     PyObject *keep_argv = NULL, *keep_envp = NULL;
     char **argv, **envp;
     int go[2], err[2];
@@ -469,7 +482,8 @@ sv_spawn(PyObject *self, PyObject *args)
     Py_buffer fb = { 0 };
     int have_filter = 0;
 
-    if (!PyArg_ParseTuple(args, "OOOOOI", &path, &argv_o, &envp_o, &cwd, &filt, &filter_flags))
+    if (!PyArg_ParseTuple(args, "OOOOOI|KI", &path, &argv_o, &envp_o, &cwd, &filt, &filter_flags,
+                          &exec_cookie, &try_flags))
         return NULL;
     if (!PyBytes_Check(path) || (cwd != Py_None && !PyBytes_Check(cwd))) {
         PyErr_SetString(PyExc_TypeError, "path and cwd must be bytes");
@@ -529,6 +543,27 @@ sv_spawn(PyObject *self, PyObject *args)
         if (have_filter) {
             if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(err[1], 2);
+            if (exec_cookie) {
+                struct spawn_error lis = { 0, -1 };
+                long r;
+                lis.err = fcntl(err[1], F_DUPFD_CLOEXEC, 0);
+                if (lis.err < 0)
+                    child_fail(err[1], 3);
+                close(lis.err);
+                if (write(err[1], &lis, sizeof lis) != (ssize_t)sizeof lis)
+                    _exit(127);
+                r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter_flags | try_flags, &prog);
+                if (r < 0 && errno == EINVAL && try_flags)
+                    r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter_flags, &prog);
+                if (r < 0)
+                    child_fail(err[1], 3);
+                /* From here on every system call may be notified: the only
+                 * one made before exec is the execve the filter always
+                 * notifies (so the supervisor has the listener first). */
+                syscall(SYS_execve, PyBytes_AS_STRING(path), argv, envp,
+                        (unsigned long)exec_cookie, 0UL, 0UL);
+                child_fail(err[1], 4);
+            }
             if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter_flags, &prog) < 0)
                 child_fail(err[1], 3);
         }
@@ -657,6 +692,277 @@ sv_wait(PyObject *self, PyObject *args)
     return Py_BuildValue("(ii)", (int)pid, status);
 }
 
+/* ---- seccomp user notification ----------------------------------------
+ * Layouts from seccomp_unotify(2); declared here so that the module builds
+ * against older headers. Constants as in linux/seccomp.h. */
+
+#include <poll.h>
+#include <sys/ioctl.h>
+
+struct sv_seccomp_data {
+    int32_t nr;
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t args[6];
+};
+
+struct sv_notif {
+    uint64_t id;
+    uint32_t pid;
+    uint32_t flags;
+    struct sv_seccomp_data data;
+};
+
+struct sv_notif_resp {
+    uint64_t id;
+    int64_t val;
+    int32_t error;
+    uint32_t flags;
+};
+
+struct sv_notif_addfd {
+    uint64_t id;
+    uint32_t flags;
+    uint32_t srcfd;
+    uint32_t newfd;
+    uint32_t newfd_flags;
+};
+
+struct sv_notif_sizes {
+    uint16_t seccomp_notif;
+    uint16_t seccomp_notif_resp;
+    uint16_t seccomp_data;
+};
+
+#define SV_NOTIF_RECV      0xc0502100UL
+#define SV_NOTIF_SEND      0xc0182101UL
+#define SV_NOTIF_ID_VALID  0x40082102UL
+#define SV_NOTIF_ADDFD     0x40182103UL
+#define SV_NOTIF_SET_FLAGS 0x40082104UL
+#define SV_GET_NOTIF_SIZES 3
+
+static size_t notif_size = 0;  /* the kernel's sizeof(struct seccomp_notif), or ours */
+static size_t resp_size = 0;
+
+static void
+init_notif_sizes(void)
+{
+    struct sv_notif_sizes sz;
+    if (notif_size)
+        return;
+    memset(&sz, 0, sizeof sz);
+    if (syscall(SYS_seccomp, SV_GET_NOTIF_SIZES, 0, &sz) == 0) {
+        notif_size = sz.seccomp_notif > sizeof(struct sv_notif) ? sz.seccomp_notif : sizeof(struct sv_notif);
+        resp_size = sz.seccomp_notif_resp > sizeof(struct sv_notif_resp) ? sz.seccomp_notif_resp
+                                                                         : sizeof(struct sv_notif_resp);
+    } else {
+        notif_size = sizeof(struct sv_notif);
+        resp_size = sizeof(struct sv_notif_resp);
+    }
+}
+
+/* notif_sizes() -> (seccomp_notif, seccomp_notif_resp, seccomp_data) */
+static PyObject *
+sv_notif_sizes(PyObject *self, PyObject *noargs)
+{
+    struct sv_notif_sizes sz;
+    memset(&sz, 0, sizeof sz);
+    if (syscall(SYS_seccomp, SV_GET_NOTIF_SIZES, 0, &sz) < 0)
+        return errno_error();
+    return Py_BuildValue("(iii)", sz.seccomp_notif, sz.seccomp_notif_resp, sz.seccomp_data);
+}
+
+/* notif_recv(listener, wake_fd=-1) ->
+ *   (id, tid, arch, nr, ip, (args...))  a notification
+ *   0                                  the filter has no users left (POLLHUP)
+ *   1                                  wake_fd became readable
+ * Waits in poll(2) first, so that a receiver never blocks in NOTIF_RECV
+ * when the filter is gone (RECV itself does not return on POLLHUP); with one
+ * poller at a time (the caller's lock), a POLLIN means RECV will not block.
+ * A notification that vanished before RECV (ENOENT: the target got a signal
+ * or died) is skipped. */
+static PyObject *
+sv_notif_recv(PyObject *self, PyObject *args)
+{
+    int fd, wake = -1, r = 0, result = -1, err = 0;
+    struct pollfd p[2];
+    char *buf;
+    struct sv_notif n;
+    if (!PyArg_ParseTuple(args, "i|i", &fd, &wake))
+        return NULL;
+    init_notif_sizes();
+    buf = PyMem_Malloc(notif_size);
+    if (!buf)
+        return PyErr_NoMemory();
+    Py_BEGIN_ALLOW_THREADS
+    for (;;) {
+        p[0].fd = fd;
+        p[0].events = POLLIN;
+        p[0].revents = 0;
+        p[1].fd = wake;
+        p[1].events = POLLIN;
+        p[1].revents = 0;
+        r = poll(p, wake >= 0 ? 2 : 1, -1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            err = errno;
+            break;
+        }
+        if (wake >= 0 && p[1].revents) {
+            result = 1;
+            break;
+        }
+        if (p[0].revents & POLLIN) {
+            memset(buf, 0, notif_size);
+            if (ioctl(fd, SV_NOTIF_RECV, buf) == 0) {
+                memcpy(&n, buf, sizeof n);
+                result = 2;
+                break;
+            }
+            if (errno == ENOENT || errno == EINTR)
+                continue;
+            err = errno;
+            break;
+        }
+        if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+            if (p[0].revents & POLLNVAL) {
+                err = EBADF;
+                break;
+            }
+            result = 0;
+            break;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(buf);
+    if (err) {
+        errno = err;
+        return errno_error();
+    }
+    if (result != 2)
+        return PyLong_FromLong(result);
+    return Py_BuildValue("(KIIiK(KKKKKK))", (unsigned long long)n.id, n.pid, n.data.arch,
+                         (int)n.data.nr, (unsigned long long)n.data.instruction_pointer,
+                         (unsigned long long)n.data.args[0], (unsigned long long)n.data.args[1],
+                         (unsigned long long)n.data.args[2], (unsigned long long)n.data.args[3],
+                         (unsigned long long)n.data.args[4], (unsigned long long)n.data.args[5]);
+}
+
+/* notif_send(listener, id, val, error, flags) -> None. error is a positive
+ * errno (sent negated) or 0; flags 1 = SECCOMP_USER_NOTIF_FLAG_CONTINUE. */
+static PyObject *
+sv_notif_send(PyObject *self, PyObject *args)
+{
+    int fd, error, r;
+    unsigned long long id;
+    long long val;
+    unsigned int flags;
+    char buf[64];
+    struct sv_notif_resp resp;
+    if (!PyArg_ParseTuple(args, "iKLiI", &fd, &id, &val, &error, &flags))
+        return NULL;
+    init_notif_sizes();
+    resp.id = id;
+    resp.val = val;
+    resp.error = -error;
+    resp.flags = flags;
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, &resp, sizeof resp);
+    Py_BEGIN_ALLOW_THREADS
+    r = ioctl(fd, SV_NOTIF_SEND, buf);
+    Py_END_ALLOW_THREADS
+    if (r < 0)
+        return errno_error();
+    Py_RETURN_NONE;
+}
+
+/* notif_id_valid(listener, id) -> bool: the target still waits for this
+ * notification's answer (so a pid read before is still the same task). */
+static PyObject *
+sv_notif_id_valid(PyObject *self, PyObject *args)
+{
+    int fd;
+    unsigned long long id;
+    uint64_t v;
+    if (!PyArg_ParseTuple(args, "iK", &fd, &id))
+        return NULL;
+    v = id;
+    if (ioctl(fd, SV_NOTIF_ID_VALID, &v) == 0)
+        Py_RETURN_TRUE;
+    if (errno == ENOENT)
+        Py_RETURN_FALSE;
+    return errno_error();
+}
+
+/* notif_addfd(listener, id, srcfd, newfd, newfd_flags, flags) -> int: the fd
+ * number in the target. flags: 1 SETFD (place at newfd), 2 SEND (install
+ * and answer the notification with the new number, atomically). */
+static PyObject *
+sv_notif_addfd(PyObject *self, PyObject *args)
+{
+    int fd, srcfd, newfd, r;
+    unsigned long long id;
+    unsigned int newfd_flags, flags;
+    struct sv_notif_addfd a;
+    if (!PyArg_ParseTuple(args, "iKiiII", &fd, &id, &srcfd, &newfd, &newfd_flags, &flags))
+        return NULL;
+    a.id = id;
+    a.flags = flags;
+    a.srcfd = (uint32_t)srcfd;
+    a.newfd = (uint32_t)newfd;
+    a.newfd_flags = newfd_flags;
+    Py_BEGIN_ALLOW_THREADS
+    r = ioctl(fd, SV_NOTIF_ADDFD, &a);
+    Py_END_ALLOW_THREADS
+    if (r < 0)
+        return errno_error();
+    return PyLong_FromLong(r);
+}
+
+/* notif_set_flags(listener, flags) -> None (6.6+: 1 = FD_SYNC_WAKE_UP) */
+static PyObject *
+sv_notif_set_flags(PyObject *self, PyObject *args)
+{
+    int fd;
+    unsigned long long flags;
+    if (!PyArg_ParseTuple(args, "iK", &fd, &flags))
+        return NULL;
+    if (ioctl(fd, SV_NOTIF_SET_FLAGS, (unsigned long)flags) < 0)
+        return errno_error();
+    Py_RETURN_NONE;
+}
+
+/* pidfd_getfd(pidfd, targetfd, flags=0) -> fd (O_CLOEXEC, set by the kernel) */
+static PyObject *
+sv_pidfd_getfd(PyObject *self, PyObject *args)
+{
+    int pidfd, target;
+    unsigned int flags = 0;
+    long r;
+    if (!PyArg_ParseTuple(args, "ii|I", &pidfd, &target, &flags))
+        return NULL;
+    r = syscall(438 /* SYS_pidfd_getfd, the same on every arch */, pidfd, target, flags);
+    if (r < 0)
+        return errno_error();
+    return PyLong_FromLong(r);
+}
+
+/* pidfd_open(pid, flags=0) -> fd */
+static PyObject *
+sv_pidfd_open(PyObject *self, PyObject *args)
+{
+    int pid;
+    unsigned int flags = 0;
+    long r;
+    if (!PyArg_ParseTuple(args, "i|I", &pid, &flags))
+        return NULL;
+    r = syscall(434 /* SYS_pidfd_open */, pid, flags);
+    if (r < 0)
+        return errno_error();
+    return PyLong_FromLong(r);
+}
+
 static PyMethodDef methods[] = {
     {"wait", sv_wait, METH_VARARGS, "waitpid(-1, __WALL) with optional polling first"},
     {"ptrace", sv_ptrace, METH_VARARGS, "ptrace(request, pid, addr=0, data=0) -> int"},
@@ -672,6 +978,14 @@ static PyMethodDef methods[] = {
     {"spawn", sv_spawn, METH_VARARGS, "fork a child that waits, installs a filter and execs"},
     {"doorbell", sv_doorbell, METH_NOARGS, "fork a sleeping child used to wake the tracer"},
     {"install_filter", sv_install_filter, METH_VARARGS, "install a seccomp filter on this thread"},
+    {"notif_sizes", sv_notif_sizes, METH_NOARGS, "SECCOMP_GET_NOTIF_SIZES"},
+    {"notif_recv", sv_notif_recv, METH_VARARGS, "poll + SECCOMP_IOCTL_NOTIF_RECV"},
+    {"notif_send", sv_notif_send, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_SEND"},
+    {"notif_id_valid", sv_notif_id_valid, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_ID_VALID"},
+    {"notif_addfd", sv_notif_addfd, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_ADDFD"},
+    {"notif_set_flags", sv_notif_set_flags, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_SET_FLAGS"},
+    {"pidfd_open", sv_pidfd_open, METH_VARARGS, "pidfd_open(pid, flags)"},
+    {"pidfd_getfd", sv_pidfd_getfd, METH_VARARGS, "pidfd_getfd(pidfd, targetfd, flags)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -6,11 +6,13 @@ import os
 from typing import Callable
 
 from .arch import to_signed
+from .errors import CapabilityError
 
 AT_FDCWD = -100
 
 # verdicts
 PENDING, PASS, FAIL, RETURN = 0, 1, 2, 3
+INJECT = 4  # the syscall returns a copy of a supervisor fd (unotify: call.inject_fd)
 
 _MAX_ERRNO = 4095
 
@@ -122,6 +124,29 @@ class Call:
         if self.exit_hooks is None:
             self.exit_hooks = []
         self.exit_hooks.append(fn)
+
+    def inject_fd(self, fd: int, cloexec: bool = False) -> None:
+        """Do not run the syscall; it returns a new file descriptor in the
+        program that is a copy of the supervisor's `fd` (like SCM_RIGHTS):
+        how a layer opens a file on the program's behalf (openat2, then
+        inject_fd). The fd is duplicated at once: the caller may close its
+        own. cloexec sets O_CLOEXEC on the program's copy. unotify only
+        (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND)."""
+        raise self._cannot("inject_fd", "hand a file descriptor to the program")
+
+    def pidfd_getfd(self, fd: int) -> int:
+        """A copy of the program's file descriptor `fd` in the supervisor
+        (O_CLOEXEC; the caller closes it). unotify only (pidfd_getfd(2))."""
+        raise self._cannot("pidfd_getfd", "fetch one of the program's file descriptors")
+
+    def _method_name(self) -> str:
+        session = getattr(self._mem, "session", None)
+        method = getattr(session, "method", None)
+        return getattr(method, "name", None) or "this"
+
+    def _cannot(self, what: str, does: str, able: tuple[str, ...] = ("unotify",)) -> CapabilityError:
+        return CapabilityError(f"call.{what}(): the {self._method_name()} method cannot {does}; "
+                               f"methods that can: {', '.join(able)}")
 
     # ---- at exit ------------------------------------------------------------
 

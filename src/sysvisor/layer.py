@@ -77,11 +77,15 @@ class Layer:
                  cannot be one, and a failing handler fails the call (EPERM)
                  instead of letting it through.
       needs:     capabilities the layer requires of the method, among
-                 "change_args", "answer", "result", "attach", "boundary".
+                 "change_args", "answer", "result", "attach", "boundary",
+                 "events" (implied by on_fork, on_exec, on_signal, on_stop).
       blocking:  every handler of the layer may block (see `blocking`).
     Event hooks (optional): on_start(session), on_fork(parent, child, kind),
     on_exec(tid, former_tid), on_signal(tid, signo, siginfo),
     on_stop(tid, signo) (group-stop), on_exit(tid, status), on_end(session).
+    The unotify method has no process events: it delivers on_start, on_end
+    and on_exit of the spawned process only; a layer defining on_fork,
+    on_exec, on_signal or on_stop needs "events" and is not run there.
     """
 
     enforcing: bool = False

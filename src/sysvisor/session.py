@@ -51,6 +51,10 @@ class Session:
             from .methods.ptrace import PtraceEngine
 
             return PtraceEngine(self, use_seccomp=self.method.name == "seccomp")
+        if self.method.name == "unotify":
+            from .methods.unotify import UnotifyEngine
+
+            return UnotifyEngine(self)
         raise SysvisorError(f"method {self.method.name} has no engine")  # guarded by choose()
 
     # ---- starting ---------------------------------------------------------

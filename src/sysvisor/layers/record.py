@@ -135,6 +135,8 @@ class Record(Layer):
     fd_paths: also capture what fds refer to (decoders' -y / -yy).
     """
 
+    needs = frozenset({"result"})
+
     def __init__(self, path, trace: str | None = None, follow: bool = True, strsize: int = 256,
                  fd_paths: int = 0):
         from ..decode import Options

@@ -15,6 +15,7 @@ class Summary(SetFilter):
     wall-clock time between entry and exit with wall=True (strace -w)."""
 
     wants_rusage = True
+    needs = frozenset({"result"})  # times and errors come from the exit stop
 
     def __init__(self, out=None, trace: str | None = None, wall: bool = False,
                  sort: str = "time"):

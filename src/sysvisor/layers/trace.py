@@ -66,6 +66,8 @@ class Trace(SetFilter):
     object per line instead of strace's text.
     """
 
+    needs = frozenset({"result"})  # a tracer prints results
+
     def __init__(self, out=None, trace: str | None = None, follow: bool = False,
                  per_process: str | None = None, strsize: int = 32, fd_paths: int = 0,
                  timestamps: int = 0, relative: bool = False, show_time: bool = False,

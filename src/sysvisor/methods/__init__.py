@@ -15,7 +15,12 @@ CAPABILITIES = {
     "result": "see or change a syscall's result",
     "attach": "attach to a running process",
     "boundary": "be a security boundary (decisions the program cannot race)",
+    "events": "report fork, exec, signal and group-stop events to on_fork/on_exec/on_signal/on_stop",
 }
+
+# Event hooks that need the "events" capability: a layer that defines one
+# needs it without saying so (unotify has no such events to deliver).
+EVENT_HOOKS = ("on_fork", "on_exec", "on_signal", "on_stop")
 
 
 @dataclass(frozen=True)
@@ -32,14 +37,17 @@ METHODS: dict[str, MethodInfo] = {
     m.name: m
     for m in (
         MethodInfo("ptrace", "ptrace syscall-entry and -exit stops for every syscall",
-                   frozenset({"observe", "change_args", "answer", "result", "attach"}),
+                   frozenset({"observe", "change_args", "answer", "result", "attach", "events"}),
                    ("ptrace_seize", "ptrace_get_syscall_info"), True, 30),
         MethodInfo("seccomp", "ptrace + SECCOMP_RET_TRACE: one stop, only for the syscalls a layer asked for",
-                   frozenset({"observe", "change_args", "answer", "result"}),
+                   frozenset({"observe", "change_args", "answer", "result", "events"}),
                    ("ptrace_seize", "ptrace_get_syscall_info", "seccomp_filter"), True, 20),
+        # "boundary" only when a layer executes the call on the program's
+        # behalf: the engine refuses to CONTINUE a call an enforcing layer
+        # decided on after reading the program's memory (methods/unotify.py).
         MethodInfo("unotify", "seccomp user notification; executes calls on the program's behalf",
                    frozenset({"observe", "answer", "boundary"}),
-                   ("seccomp_user_notif", "seccomp_addfd", "pidfd_getfd", "openat2"), False, 15),
+                   ("seccomp_user_notif", "seccomp_addfd", "pidfd_open", "pidfd_getfd"), True, 15),
         MethodInfo("sud", "syscall user dispatch: SIGSYS in-process, no context switch",
                    frozenset({"observe", "change_args", "answer", "result"}),
                    ("syscall_user_dispatch",), False, 5),
@@ -79,6 +87,8 @@ def needed_capabilities(layers, attach: bool) -> dict[str, list[str]]:
             need.setdefault(cap, []).append(type(layer).__name__)
         if getattr(layer, "enforcing", False):
             need.setdefault("boundary", []).append(type(layer).__name__)
+        if any(callable(getattr(layer, h, None)) for h in EVENT_HOOKS):
+            need.setdefault("events", []).append(type(layer).__name__)
     if attach:
         need.setdefault("attach", []).append("attaching to a running pid")
     return need

@@ -104,6 +104,69 @@ class _Worker(threading.Thread):
             self.engine.ring_doorbell()
 
 
+def build_abis(layers) -> tuple[dict[int, _ABI], bool]:
+    """Per-ABI handler chains for a layer stack (native ABI, plus the compat
+    one): ({audit_arch: _ABI}, whether some handler is blocking)."""
+    from ..tables import compat_arch, native_arch
+
+    arches = [native_arch()]
+    if compat_arch(arches[0]):
+        arches.append(compat_arch(arches[0]))
+    any_blocking = False
+    abis: dict[int, _ABI] = {}
+    for arch in arches:
+        tab = syscall_table(arch)
+        chains: dict[int, list] = {}
+        default_chain = []
+        blocking: set[int] = set()
+        for layer in layers:
+            named = layer.handlers(tab)
+            catch = layer.catch_all()
+            wants = layer.interests(tab)  # None: every number
+            layer_blocks = getattr(layer, "blocking", False)
+            for sc in tab:
+                if wants is not None and sc.nr not in wants:
+                    continue
+                fn = named.get(sc.nr, catch)
+                if fn is None:
+                    continue
+                alts = wants[sc.nr] if wants is not None else getattr(fn, "_sysvisor_when", None)
+                chains.setdefault(sc.nr, []).append((layer, fn, alts))
+                if layer_blocks or getattr(fn, "_sysvisor_blocking", False):
+                    blocking.add(sc.nr)
+                    any_blocking = True
+            if catch is not None and wants is None:
+                default_chain.append((layer, catch, getattr(catch, "_sysvisor_when", None)))
+                if layer_blocks or getattr(catch, "_sysvisor_blocking", False):
+                    any_blocking = True
+        abis[tab.audit_arch] = _ABI(tab.audit_arch, tab,
+                                    {nr: tuple(c) for nr, c in chains.items()},
+                                    tuple(default_chain), blocking)
+    return abis, any_blocking
+
+
+def stack_interests(layers, abis: dict[int, _ABI]) -> list[ArchInterests]:
+    """The stack's interests per ABI, for the filter compiler."""
+    out = []
+    for abi in abis.values():
+        ai = ArchInterests(abi.audit_arch)
+        everything = False
+        for layer in layers:
+            wants = layer.interests(abi.table)
+            if wants is None:
+                everything = True
+                break
+            for nr, alts in wants.items():
+                if alts is None:
+                    ai.add(nr)
+                else:
+                    for alt in alts:
+                        ai.add(nr, tuple(alt))
+        ai.everything = everything
+        out.append(ai)
+    return out
+
+
 class PtraceEngine:
     """Runs the traced tree for a Session. `use_seccomp` selects the
     seccomp method (filter + PTRACE_CONT) instead of plain ptrace."""
@@ -144,61 +207,11 @@ class PtraceEngine:
     # ---- set-up -------------------------------------------------------------
 
     def _build_abis(self) -> None:
-        from ..tables import compat_arch, native_arch
-
-        arches = [native_arch()]
-        if compat_arch(arches[0]):
-            arches.append(compat_arch(arches[0]))
-        self.doorbell_needed = False
-        for arch in arches:
-            tab = syscall_table(arch)
-            chains: dict[int, list] = {}
-            default_chain = []
-            blocking: set[int] = set()
-            for layer in self.layers:
-                named = layer.handlers(tab)
-                catch = layer.catch_all()
-                wants = layer.interests(tab)  # None: every number
-                layer_blocks = getattr(layer, "blocking", False)
-                for sc in tab:
-                    if wants is not None and sc.nr not in wants:
-                        continue
-                    fn = named.get(sc.nr, catch)
-                    if fn is None:
-                        continue
-                    alts = wants[sc.nr] if wants is not None else getattr(fn, "_sysvisor_when", None)
-                    chains.setdefault(sc.nr, []).append((layer, fn, alts))
-                    if layer_blocks or getattr(fn, "_sysvisor_blocking", False):
-                        blocking.add(sc.nr)
-                        self.doorbell_needed = True
-                if catch is not None and wants is None:
-                    default_chain.append((layer, catch, getattr(catch, "_sysvisor_when", None)))
-                    if layer_blocks or getattr(catch, "_sysvisor_blocking", False):
-                        self.doorbell_needed = True
-            self.abis[tab.audit_arch] = _ABI(tab.audit_arch, tab,
-                                             {nr: tuple(c) for nr, c in chains.items()},
-                                             tuple(default_chain), blocking)
+        self.abis, self.doorbell_needed = build_abis(self.layers)
 
     def compile_filter(self) -> bytes:
         """The seccomp program for the stack's interests, every ABI checked."""
-        out = []
-        for abi in self.abis.values():
-            ai = ArchInterests(abi.audit_arch)
-            everything = False
-            for layer in self.layers:
-                wants = layer.interests(abi.table)
-                if wants is None:
-                    everything = True
-                    break
-                for nr, alts in wants.items():
-                    if alts is None:
-                        ai.add(nr)
-                    else:
-                        for alt in alts:
-                            ai.add(nr, tuple(alt))
-            ai.everything = everything
-            out.append(ai)
-        return compile_filter(out, bpf.RET_TRACE)
+        return compile_filter(stack_interests(self.layers, self.abis), bpf.RET_TRACE)
 
     # ---- starting -------------------------------------------------------------
 
