@@ -47,7 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.abspath(__file__)
 C_SOURCE = os.path.join(HERE, "getpid_loop.c")
 ANSWER = 4242
-METHODS = ("ptrace", "seccomp")
+METHODS = ("ptrace", "seccomp", "unotify")
 TIMEOUT = 1800  # seconds, per variant run
 
 
@@ -555,6 +555,10 @@ def main() -> int:
             else:
                 md.append("**Key ratio, sysvisor seccomp / strace: not available** "
                           "(a row was skipped or failed)  ")
+            urom, uper = key_ratio(vs, "sysvisor unotify")
+            if urom is not None:
+                md.append(f"sysvisor unotify / strace: {urom:.2f} (per-round median {uper:.2f}): no "
+                          "ptrace, so no fork-event, child-start or signal-delivery stops  ")
             crom, cper = key_ratio(vs, "CLI trace --method seccomp")
             if crom is not None:
                 md.append(f"CLI trace (seccomp) / strace: {crom:.2f} (per-round median {cper:.2f})")
