@@ -26,44 +26,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("command", nargs=argparse.REMAINDER, help="command to run (after --)")
 
 
-def parse_trace_expr(exprs: list[str]) -> str | None:
-    from ..errors import UsageError
-
-    trace_set = None
-    for e in exprs:
-        key, sep, value = e.partition("=")
-        if not sep:
-            key, value = "trace", e
-        if key in ("trace", "t"):
-            trace_set = value
-        else:
-            raise UsageError(f"unsupported -e {key}= (supported: trace=)")
-    return trace_set
-
-
 def run(args) -> int:
-    from ..errors import UsageError
-    from ..session import Session
+    from .common import command_or_pids, run_session
+    from .trace import parse_exprs
 
-    cmd = args.command
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
-    if not cmd and not args.pids:
-        raise UsageError("must have a command to run or -p PID (see sysvisor record --help)")
-    if cmd and args.pids:
-        raise UsageError("give a command or -p PID, not both")
-    trace_set = parse_trace_expr(args.expr)
+    cmd = command_or_pids(args, "record")
+    trace_set, statuses = parse_exprs(args.expr)
+    if statuses is not None:
+        from ..errors import UsageError
+
+        raise UsageError("-e status= filters printed lines; a recording keeps every call")
     layer = open_recorder(args.output, trace=trace_set, follow=args.follow > 0 or bool(args.pids),
                           strsize=args.strsize)
     try:
-        method = args.method
-        if args.pids and method == "auto":
-            method = "ptrace"
-        with Session([layer], method=method, attach=bool(args.pids)) as s:
-            if cmd:
-                s.spawn(cmd)
-            for pid in args.pids:
-                s.attach(pid)
-            return s.run()
+        return run_session([layer], args.method, cmd, args.pids, "record")
     finally:
         layer.finish()

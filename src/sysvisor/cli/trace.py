@@ -84,15 +84,9 @@ def _open_output(path: str, per_process: bool):
 
 def run(args) -> int:
     from ..errors import UsageError
-    from ..session import Session
+    from .common import command_or_pids, run_session
 
-    cmd = args.command
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
-    if not cmd and not args.pids:
-        raise UsageError("must have a command to run or -p PID (see sysvisor trace --help)")
-    if cmd and args.pids:
-        raise UsageError("give a command or -p PID, not both")
+    cmd = command_or_pids(args, "trace")
     if args.only_ok and args.only_failed:
         raise UsageError("-z and -Z are mutually exclusive")
     trace_set, statuses = parse_exprs(args.expr)
@@ -126,19 +120,9 @@ def run(args) -> int:
                                      follow=args.follow > 0 or bool(args.pids),
                                      strsize=max(args.strsize, 256), fd_paths=args.fd_paths)
             layers.append(recorder)
-        method = args.method
-        if args.pids and method == "auto":
-            method = "ptrace"
-        with Session(layers, method=method, attach=bool(args.pids)) as s:
-            if cmd:
-                s.spawn(cmd)
-            for pid in args.pids:
-                s.attach(pid)
-                sys.stderr.write(f"sysvisor trace: Process {pid} attached\n")
-            status = s.run()
-            for pid in args.pids:
-                sys.stderr.write(f"sysvisor trace: Process {pid} detached\n")
-            return status
+        return run_session(layers, args.method, cmd, args.pids, "trace")
     finally:
+        if recorder is not None:
+            recorder.finish()
         if out is not None:
             out.close()
