@@ -3,7 +3,6 @@ options and output."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 STATUS_HELP = "successful, failed, unfinished, unavailable, detached"
 

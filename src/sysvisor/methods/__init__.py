@@ -139,3 +139,45 @@ def explain(feature: str) -> str:
     f = probe.probe(feature)
     state = "available" if f.available else "missing"
     return f"{f.title} (Linux {f.since}+): {state}; {f.detail}"
+
+
+def resolve_command(argv: list[str], env: dict | None) -> tuple[str, dict]:
+    """The executable to run for `argv` (PATH looked up in `env`) and the
+    environment to give it; SpawnError when it does not exist, like strace."""
+    import os
+    import shutil
+
+    from ..errors import SpawnError
+
+    if not argv:
+        raise SpawnError("no command given")
+    env = inherited_environ() if env is None else dict(env)
+    exe = argv[0]
+    if "/" not in exe:
+        found = shutil.which(exe, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise SpawnError(f"{exe}: command not found")
+        exe = found
+    elif not os.path.exists(exe):
+        raise SpawnError(f"Can't stat '{exe}': No such file or directory")
+    elif os.path.isdir(exe):
+        raise SpawnError(f"Can't exec '{exe}': Is a directory")
+    return exe, env
+
+
+def inherited_environ() -> dict[str, str]:
+    """os.environ, minus the LC_CTYPE that Python's locale coercion (PEP 538)
+    adds when started with LANG=C: the program must see the environment
+    sysvisor was given, as under strace."""
+    import os
+
+    env = dict(os.environ)
+    if "LC_CTYPE" in env:
+        try:
+            with open("/proc/self/environ", "rb") as f:
+                initial = f.read().split(b"\0")
+        except OSError:
+            return env
+        if not any(v.startswith(b"LC_CTYPE=") for v in initial):
+            del env["LC_CTYPE"]
+    return env

@@ -16,10 +16,8 @@ for (PTRACE_SYSCALL) only when a handler registered an exit callback.
 """
 from __future__ import annotations
 
-import errno
 import os
 import queue
-import shutil
 import signal
 import struct
 import sys
@@ -27,9 +25,10 @@ import threading
 import time
 
 from .. import _native
+from . import resolve_command
 from ..arch import (AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, NT_ARM_SYSTEM_CALL, NT_PRSTATUS,
                     X32_SYSCALL_BIT, layout_for, to_signed)
-from ..call import FAIL, PASS, RETURN, Call
+from ..call import FAIL, RETURN, Call
 from ..errors import AttachError, MethodUnavailable, SpawnError
 from ..kernel import bpf
 from ..kernel.filter import ArchInterests, compile_filter
@@ -216,19 +215,7 @@ class PtraceEngine:
     # ---- starting -------------------------------------------------------------
 
     def spawn(self, argv: list[str], env: dict | None, cwd: str | None) -> int:
-        if not argv:
-            raise SpawnError("no command given")
-        env = _inherited_environ() if env is None else dict(env)
-        exe = argv[0]
-        if "/" not in exe:
-            found = shutil.which(exe, path=env.get("PATH", os.defpath))
-            if found is None:
-                raise SpawnError(f"{exe}: command not found")
-            exe = found
-        elif not os.path.exists(exe):
-            raise SpawnError(f"Can't stat '{exe}': No such file or directory")
-        elif os.path.isdir(exe):
-            raise SpawnError(f"Can't exec '{exe}': Is a directory")
+        exe, env = resolve_command(argv, env)
         filt = self.compile_filter() if self.use_seccomp else None
         self._start_doorbell()
         pid, go_fd, err_fd = _native.spawn(
@@ -693,22 +680,6 @@ class PtraceEngine:
         self.detaching = True
         for t in list(self.threads.values()):
             self._ptrace_quiet(PTRACE_INTERRUPT, t.tid)
-
-
-def _inherited_environ() -> dict[str, str]:
-    """os.environ, minus the LC_CTYPE that Python's locale coercion (PEP 538)
-    adds when started with LANG=C: the program must see the environment
-    sysvisor was given, as under strace."""
-    env = dict(os.environ)
-    if "LC_CTYPE" in env:
-        try:
-            with open("/proc/self/environ", "rb") as f:
-                initial = f.read().split(b"\0")
-        except OSError:
-            return env
-        if not any(v.startswith(b"LC_CTYPE=") for v in initial):
-            del env["LC_CTYPE"]
-    return env
 
 
 def _tgid(tid: int) -> int:

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import struct
 import sys
 import threading
@@ -58,7 +57,8 @@ from ..errors import AttachError, CapabilityError, MethodUnavailable, SpawnError
 from ..kernel import bpf
 from ..kernel import unotify as ku
 from ..kernel.filter import Predicate, compile_filter
-from .ptrace import _inherited_environ, _tgid, build_abis, stack_interests
+from . import resolve_command
+from .ptrace import _tgid, build_abis, stack_interests
 
 BASE_RECEIVERS = 4
 MAX_RECEIVERS = 64
@@ -287,21 +287,9 @@ class UnotifyEngine:
     # ---- starting -------------------------------------------------------------
 
     def spawn(self, argv: list[str], env: dict | None, cwd: str | None) -> int:
-        if not argv:
-            raise SpawnError("no command given")
         if self.root_pid is not None:
             raise SysvisorError("a unotify session runs one program")
-        env = _inherited_environ() if env is None else dict(env)
-        exe = argv[0]
-        if "/" not in exe:
-            found = shutil.which(exe, path=env.get("PATH", os.defpath))
-            if found is None:
-                raise SpawnError(f"{exe}: command not found")
-            exe = found
-        elif not os.path.exists(exe):
-            raise SpawnError(f"Can't stat '{exe}': No such file or directory")
-        elif os.path.isdir(exe):
-            raise SpawnError(f"Can't exec '{exe}': Is a directory")
+        exe, env = resolve_command(argv, env)
         filt = self.compile_filter()
         from . import explain
 
