@@ -10,11 +10,10 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 
 import pytest
 
-from sysvisor.decode import Options, format_call, format_entry, format_exit
+from sysvisor.decode import Options, format_entry, format_exit
 
 AT_FDCWD = (1 << 64) - 100
 

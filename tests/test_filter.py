@@ -114,8 +114,6 @@ def test_kernel_enforces_compiled_filter(priv):
     code = compile_filter([ai, ArchInterests(AUDIT_ARCH_I386)], match_action=bpf.RET_ERRNO | errno.EROFS)
 
     def fn():
-        import subprocess  # noqa: F401  (already imported by conftest)
-
         st = _spawn_filtered(["/bin/mkdir", "/tmp/sysvisor-never-created"], code)
         return os.WEXITSTATUS(st), os.path.exists("/tmp/sysvisor-never-created")
 

@@ -1,15 +1,12 @@
 """Tests for the generated syscall tables and their runtime API."""
 
-import filecmp
 import importlib
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from sysvisor import tables
 from sysvisor.tables import CLASSES, UnknownSyscall, compat_arch, native_arch, table
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -149,7 +149,7 @@ class TextOutput:
             self.live.add(rec.tid)
 
     def write(self, rec) -> None:
-        from ..record import EXIT, SYSCALL, call_parts, render_record
+        from ..record import SYSCALL, call_parts, render_record
 
         if rec.type == SYSCALL:
             head, args, ret = call_parts(rec, self.opts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct as _struct
 
-from . import AT_FDCWD, Ctx, Sig, register, ret_default, ret_fd, ret_hex
+from . import AT_FDCWD, Ctx, Sig, register, ret_default, ret_fd
 from . import xlat as X
 from .render import addr as _addr
 from .render import const, flags, quote

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import struct as _struct
 
-from . import Ctx, Sig, register, ret_default
+from . import Ctx, Sig, register
 from .signal import d32, pflags, ptr, u32, ulong, xval, _fd, _ret_fd
-from .structs import addr_text, fetch, fetch_or_addr, print_str
+from .structs import addr_text, fetch_or_addr, print_str
 
 # TODO(xlat): move to tools/gen_constants.py
 SYSLOG_ACTIONS = {0: "SYSLOG_ACTION_CLOSE", 1: "SYSLOG_ACTION_OPEN", 2: "SYSLOG_ACTION_READ",

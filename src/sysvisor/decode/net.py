@@ -8,7 +8,7 @@ from . import xlat as X
 from .fs import a_fd, a_int, a_uint, a_ulong, fd_str, reg
 from .render import addr as _addr
 from .render import const, flags
-from .structs import print_buf, print_iovec, print_sockaddr, read_words, sockaddr_from_bytes
+from .structs import print_buf, print_iovec, print_sockaddr, read_words
 
 SOCK_FLAGS = ((0x80000, "SOCK_CLOEXEC"), (0x800, "SOCK_NONBLOCK"))
 MSG_FLAGS = tuple(X.MSG_FLAGS)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import struct as _struct
 import time as _time
 
-from . import AT_FDCWD, Ctx, Sig, register, ret_default, ret_hex
+from . import AT_FDCWD, Ctx, Sig, register, ret_default
 from .render import flags as _flags
 from .signal import d32, pflags, psig, ptr, u32, ulong, xval, _fd, _ret_fd
-from .structs import (addr_text, fetch, fetch_or_addr, fmt_timespec, fmt_timeval,
+from .structs import (addr_text, fetch, fetch_or_addr, fmt_timespec,
                       print_itimerval, print_path, print_rlimit, print_rusage, print_siginfo,
-                      print_str, print_timespec_at, print_timeval_at, quote_hex, signame, sprintsig,
+                      print_str, print_timespec_at, print_timeval_at, quote_hex, sprintsig,
                       timespec_size)
 from .xlat import (ARCH_PRCTL, CLOCK_IDS, CLONE_FLAGS, FUTEX_OPS, GETRANDOM_FLAGS, IDTYPES,
                    PIDFD_FLAGS, PTRACE_REQUESTS, RLIMITS, SECCOMP_FILTER_FLAGS,
@@ -495,7 +495,6 @@ register(("uname", "newuname"), Sig((_uname,), exit_from=0))
 def _sysinfo(ctx: Ctx, i: int) -> str:
     w = ctx.word
     L, UL = ("q", "Q") if w == 8 else ("i", "I")
-    fmt = "<" + L + UL * 3 + UL * 5 + "H"
     # uptime, loads[3], totalram, freeram, sharedram, bufferram, totalswap, freeswap,
     # procs (u16), pad, totalhigh, freehigh, mem_unit (u32)
     size = w * 4 + w * 6 + w + w * 2 + 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct as _struct
 
 from . import Ctx, Sig, register, ret_default
-from .render import flags, const
+from .render import flags
 from .structs import (addr_text, fetch_or_addr, print_siginfo, print_sigset, print_timespec_at,
                       sprint_sigmask, sprint_siginfo, sprintsig, signame, NSIG_BYTES)
 from .xlat import SIGPROCMASK_HOW

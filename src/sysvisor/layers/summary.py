@@ -54,7 +54,7 @@ class Summary(SetFilter):
         total = sum(r[4] for r in rows)
         width = max([16] + [len(r[0]) for r in rows])
         sep = f"------ ----------- ----------- --------- --------- {'-' * width}"
-        out = [f"% time     seconds  usecs/call     calls    errors syscall", sep]
+        out = ["% time     seconds  usecs/call     calls    errors syscall", sep]
         for name, _nr, calls, errors, secs in rows:
             pct = 100.0 * secs / total if total else 0.0
             usecs = int(secs * 1e6 / calls) if calls else 0
