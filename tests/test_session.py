@@ -315,6 +315,7 @@ def test_raising_handler_never_sticks(progs, priv, method, enforcing, capfd):
     assert err.count("raised RuntimeError") == 1
 
 
+@pytest.mark.parametrize("method", METHODS + ["unotify"])
 def test_blocking_handler_does_not_stall_others(progs, priv, method):
     """Thread A's first openat blocks in its handler until the other threads
     have made 100 getpid calls: if blocking stalled the tracer, this would

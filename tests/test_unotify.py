@@ -459,42 +459,7 @@ def test_enforcing_layer_never_continues_after_reading(priv, capfd, layer, expec
 
 # ---- concurrency and signals ------------------------------------------------------------------
 
-def test_blocking_handler_does_not_stall_others(progs, priv):
-    """Thread A's first openat blocks in its handler until the other threads
-    have made 100 getpid calls: if the blocked handler stalled the
-    receivers, this would deadlock (bounded by run_as's timeout)."""
-
-    class Gate(sysvisor.Layer):
-        def __init__(self):
-            self.others = threading.Event()
-            self.blocked_tid = None
-            self.n = 0
-            self.lock = threading.Lock()
-
-        @sysvisor.blocking
-        def openat(self, call):
-            with self.lock:
-                first = self.blocked_tid is None and call.tid != call.pid
-                if first:
-                    self.blocked_tid = call.tid
-            if first:
-                assert self.others.wait(30), "other threads stalled"
-            return call.next()
-
-        def getpid(self, call):
-            if self.blocked_tid is not None and call.tid != self.blocked_tid:
-                self.n += 1
-                if self.n >= 100:
-                    self.others.set()
-            return call.next()
-
-    def fn(path):
-        g = Gate()
-        status, out = traced([path, "4", "200"], [g])
-        return status, out, g.others.is_set()
-
-    status, out, released = run_as(priv, fn, progs.path("threads"), timeout=60)
-    assert status == 0 and "threads ok 4" in out and released
+# (the blocking-handler test runs on every method in test_session.py)
 
 
 def test_many_blocked_handlers_grow_the_receivers(progs, priv):
