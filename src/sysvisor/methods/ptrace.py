@@ -20,12 +20,12 @@ import os
 import queue
 import signal
 import struct
-import sys
 import threading
 import time
 
 from .. import _native
 from . import resolve_command
+from .base import EngineBase
 from ..arch import (AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, NT_ARM_SYSTEM_CALL, NT_PRSTATUS,
                     X32_SYSCALL_BIT, layout_for, to_signed)
 from ..call import FAIL, RETURN, Call
@@ -166,22 +166,19 @@ def stack_interests(layers, abis: dict[int, _ABI]) -> list[ArchInterests]:
     return out
 
 
-class PtraceEngine:
+class PtraceEngine(EngineBase):
     """Runs the traced tree for a Session. `use_seccomp` selects the
     seccomp method (filter + PTRACE_CONT) instead of plain ptrace."""
 
     def __init__(self, session, use_seccomp: bool):
-        self.session = session
-        self.layers = list(session.layers)
+        super().__init__(session)
         self.use_seccomp = use_seccomp
         self.threads: dict[int, Thread] = {}
         self.root_pid: int | None = None
         self.root_status: int | None = None
-        self.spawn_err_fd: int | None = None
         self.detaching = False
         self.completed: list = []  # (kind, thread, call) from workers
         self.doorbell: int | None = None
-        self.reported: set = set()
         self.measure = getattr(session, "measure", False)
         self.stop_ns: list[int] = []
         self.stops = 0
@@ -290,17 +287,6 @@ class PtraceEngine:
 
     # ---- errors from layers --------------------------------------------------
 
-    def report_error(self, layer, where: str, exc: BaseException) -> None:
-        key = (type(layer).__name__, where, type(exc).__name__)
-        self.session.errors.append((type(layer).__name__, where, exc))
-        if key in self.reported:
-            return
-        self.reported.add(key)
-        what = ("the call failed with EPERM" if getattr(layer, "enforcing", False)
-                else "the call was let through")
-        sys.stderr.write(f"sysvisor: layer {type(layer).__name__} raised {type(exc).__name__} "
-                         f"in {where}: {exc}; {what} (reported once)\n")
-
     # memory helpers used by Call (kept here so other methods can differ)
     @staticmethod
     def read(tid, addr, size):
@@ -363,31 +349,16 @@ class PtraceEngine:
             except (ProcessLookupError, ChildProcessError):
                 pass
             self.doorbell = None
-        if self.spawn_err_fd is not None:
-            fd, self.spawn_err_fd = self.spawn_err_fd, None
-            try:
-                data = os.read(fd, 8)
-            finally:
-                os.close(fd)
-            if len(data) == 8:  # written only when the exec failed
-                stage, err = struct.unpack("ii", data)
-                msg = f"{_SPAWN_STAGES.get(stage, 'start')}: {os.strerror(err)}"
-                if stage in (2, 3):
-                    from . import explain
+        failed = self.spawn_failure()
+        if failed is not None:
+            stage, err = failed
+            msg = f"{_SPAWN_STAGES.get(stage, 'start')}: {os.strerror(err)}"
+            if stage in (2, 3):
+                from . import explain
 
-                    raise MethodUnavailable(f"{msg} ({explain('seccomp_filter')})")
-                raise SpawnError(msg)
+                raise MethodUnavailable(f"{msg} ({explain('seccomp_filter')})")
+            raise SpawnError(msg)
         self._hook("on_end", self.session)
-
-    def _hook(self, name: str, *args) -> None:
-        for layer in self.layers:
-            fn = getattr(layer, name, None)
-            if fn is None:
-                continue
-            try:
-                fn(*args)
-            except Exception as exc:
-                self.report_error(layer, name, exc)
 
     def _call_hooks(self, name: str, *args) -> None:
         for fn in self.has_hooks[name]:

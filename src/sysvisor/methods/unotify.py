@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import errno
 import os
-import struct
 import sys
 import threading
 import time
@@ -58,6 +57,7 @@ from ..kernel import bpf
 from ..kernel import unotify as ku
 from ..kernel.filter import Predicate, compile_filter
 from . import resolve_command
+from .base import EngineBase
 from .ptrace import _tgid, build_abis, stack_interests
 
 BASE_RECEIVERS = 4
@@ -225,7 +225,7 @@ def _tracked(layer, fn):
     return handler
 
 
-class UnotifyEngine:
+class UnotifyEngine(EngineBase):
     """Runs a spawned program under seccomp user notification for a Session."""
 
     # Ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (falls back without it
@@ -235,18 +235,14 @@ class UnotifyEngine:
     wait_killable = True
 
     def __init__(self, session):
-        self.session = session
-        self.layers = list(session.layers)
+        super().__init__(session)
         self.measure = getattr(session, "measure", False)
         self.stop_ns: list[int] = []
         self.stops = 0
         self.threads: dict[int, int] = {}  # the spawned process, until it is reaped
         self.root_pid: int | None = None
         self.root_status: int | None = None
-        self.spawn_err_fd: int | None = None
         self.listener: ku.Listener | None = None
-        self.reported: set = set()
-        self.report_lock = threading.Lock()
         self.stack_lock = threading.Lock()  # chains without a blocking handler run one at a time
         self.recv_lock = threading.Lock()  # one receiver polls at a time
         self.pool_lock = threading.Lock()
@@ -328,22 +324,6 @@ class UnotifyEngine:
 
     # ---- errors from layers --------------------------------------------------
 
-    def report_error(self, layer, where: str, exc: BaseException, what: str | None = None) -> None:
-        name = type(layer).__name__
-        key = (name, where, type(exc).__name__)
-        self.session.errors.append((name, where, exc))
-        with self.report_lock:
-            if key in self.reported:
-                return
-            self.reported.add(key)
-        if what is None:
-            what = ("the call failed with EPERM" if getattr(layer, "enforcing", False)
-                    else "the call was let through")
-            sys.stderr.write(f"sysvisor: layer {name} raised {type(exc).__name__} in {where}: "
-                             f"{exc}; {what} (reported once)\n")
-        else:
-            sys.stderr.write(f"sysvisor: layer {name} in {where}: {what} (reported once)\n")
-
     # ---- running ----------------------------------------------------------------
 
     def run(self) -> int:
@@ -415,26 +395,11 @@ class UnotifyEngine:
             if fd >= 0:
                 os.close(fd)
         self.wake_r = self.wake_w = -1
-        if self.spawn_err_fd is not None:
-            fd, self.spawn_err_fd = self.spawn_err_fd, None
-            try:
-                data = os.read(fd, 8)
-            finally:
-                os.close(fd)
-            if len(data) == 8:  # written only when the exec failed
-                stage, err = struct.unpack("ii", data)
-                raise SpawnError(f"{_SPAWN_STAGES.get(stage, 'start')}: {os.strerror(err)}")
+        failed = self.spawn_failure()
+        if failed is not None:
+            stage, err = failed
+            raise SpawnError(f"{_SPAWN_STAGES.get(stage, 'start')}: {os.strerror(err)}")
         self._hook("on_end", self.session)
-
-    def _hook(self, name: str, *args) -> None:
-        for layer in self.layers:
-            fn = getattr(layer, name, None)
-            if fn is None:
-                continue
-            try:
-                fn(*args)
-            except Exception as exc:
-                self.report_error(layer, name, exc)
 
     # ---- receivers ------------------------------------------------------------------
 
