@@ -115,3 +115,21 @@ def test_path_rules(priv, tmp_world):
 
     status, out = run_as(priv, on_unotify, tmp_world)
     assert status == 127 and "libc.so.6" in out and "Operation not permitted" in out
+
+
+def test_run_cli(priv, tmp_world, capfd):
+    import sysvisor.cli
+
+    def fn(workdir):
+        os.chdir(workdir)
+        a = sysvisor.cli.main(["run", "--deny", "mkdir,mkdirat", "--", "sh", "-c", "mkdir d; exit 3"])
+        b = sysvisor.cli.main(["run", "--deny", "mkdir", "--method", "seccomp", "--", "true"])
+        c = sysvisor.cli.main(["run", "--", "true"])
+        d = sysvisor.cli.main(["run", "--deny-bypass", "--", "chroot", "/", "true"])
+        return a, b, c, d, os.path.exists("d")
+
+    a, b, c, d, made = run_as(priv, fn, tmp_world)
+    err = capfd.readouterr().err
+    assert (a, b, c) == (3, 2, 2) and d != 0 and not made
+    assert "cannot be a security boundary" in err and "methods that can: unotify" in err
+    assert "Traceback" not in err

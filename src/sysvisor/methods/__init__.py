@@ -107,12 +107,13 @@ def choose(name: str, layers, attach: bool = False, insecure: bool = False) -> t
             raise UsageError(f"unknown method {name!r}; choose one of: auto, {', '.join(METHODS)}")
         missing = [c for c in need if c not in info.capabilities]
         if missing:
-            who = "; ".join(f"{c} ({CAPABILITIES[c]}) for {', '.join(need[c])}" for c in missing)
+            who = "; nor ".join(f"{CAPABILITIES[c]} ({c}), which {', '.join(need[c])} needs"
+                                for c in missing)
             able = [m.name for m in METHODS.values() if all(c in m.capabilities for c in need)]
             hint = f"; methods that can: {', '.join(able)}" if able else ""
             if "boundary" in missing:
                 hint += " (or accept an insecure run explicitly)"
-            raise CapabilityError(f"method {name} cannot give {who}{hint}")
+            raise CapabilityError(f"method {name} cannot {who}{hint}")
         problems = method_problems(info)
         if problems:
             raise MethodUnavailable(f"method {name} is unavailable here: " + "; ".join(problems))
