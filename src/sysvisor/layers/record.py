@@ -32,6 +32,8 @@ from ..record.format import (BUFFER, ENTRY, EXEC, EXIT, EXIT_PHASE, FORK, FORK_K
                              NO_ARG, NO_EXIT, P_COMPLETE, PATH, SIGNAL, STRING, STRUCT, SYSCALL,
                              X32, Writer)
 from ..syscallset import SyscallSet
+from ..kernel.procfs import tgid as _tgid
+from .trace import SetFilter
 
 _clock = time.time_ns
 _perf = time.perf_counter_ns
@@ -168,13 +170,7 @@ class Record(Layer):
         self._format_exit = format_exit
 
     # interests: the -e trace= set, so nothing else stops the program
-    def interests(self, table):
-        if self.set is None:
-            return None
-        nrs, everything = self.set.numbers(table, strict=table.arch in ("x86_64", "aarch64"))
-        if everything:
-            return None
-        return {nr: None for nr in nrs}
+    interests = SetFilter.interests
 
     def on_start(self, session):
         self._threads = getattr(getattr(session, "_engine", None), "threads", None)
@@ -358,14 +354,3 @@ class Record(Layer):
             self.writer.close()
         else:
             self.writer.flush()
-
-
-def _tgid(tid: int) -> int:
-    try:
-        with open(f"/proc/{tid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Tgid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return tid

@@ -26,6 +26,7 @@ import time
 from .. import _native
 from . import resolve_command
 from .base import EngineBase
+from ..kernel.procfs import tgid as _tgid
 from ..arch import (AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, NT_ARM_SYSTEM_CALL, NT_PRSTATUS,
                     X32_SYSCALL_BIT, layout_for, to_signed)
 from ..call import FAIL, RETURN, Call
@@ -651,14 +652,3 @@ class PtraceEngine(EngineBase):
         self.detaching = True
         for t in list(self.threads.values()):
             self._ptrace_quiet(PTRACE_INTERRUPT, t.tid)
-
-
-def _tgid(tid: int) -> int:
-    try:
-        with open(f"/proc/{tid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Tgid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return tid

@@ -58,7 +58,8 @@ from ..kernel import unotify as ku
 from ..kernel.filter import Predicate, compile_filter
 from . import resolve_command
 from .base import EngineBase
-from .ptrace import _tgid, build_abis, stack_interests
+from ..kernel.procfs import tgid as _tgid
+from .ptrace import build_abis, stack_interests
 
 BASE_RECEIVERS = 4
 MAX_RECEIVERS = 64
