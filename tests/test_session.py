@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import tempfile
 import threading
 import time
 
@@ -19,6 +18,7 @@ import sysvisor.methods
 import sysvisor.methods.ptrace
 import sysvisor.tables
 from conftest import run_as
+from helpers import Count, FakePid, traced, traced_session
 
 # the unprivileged children cannot import anything new: load it all now
 for _arch in ("x86_64", "i386", "aarch64"):
@@ -35,25 +35,6 @@ for _m in METHODS:  # probe the kernel once, before any fork
 @pytest.fixture(params=METHODS)
 def method(request):
     return request.param
-
-
-def traced(argv, layers=(), method="seccomp", **kw):
-    """Run argv under a session; return (status, stdout text)."""
-    return traced_session(sysvisor.Session(list(layers), method=method, **kw), argv)
-
-
-class Count(sysvisor.Layer):
-    def __init__(self, *names):
-        self.counts = {n: 0 for n in names}
-        self.arches = set()
-
-    def syscall(self, call):
-        self.arches.add(call.arch)
-        self.counts[call.name] = self.counts.get(call.name, 0) + 1
-        return call.next()
-
-    def interests(self, table):
-        return {table.by_name[n].nr: None for n in self.counts if n in table.by_name}
 
 
 # ---- exit status ------------------------------------------------------------
@@ -177,11 +158,6 @@ def test_static_binary(progs, priv, method):
 
 
 # ---- verdicts -------------------------------------------------------------------
-
-class FakePid(sysvisor.Layer):
-    def getpid(self, call):
-        return call.ret(4242)
-
 
 def test_answer_without_running(progs, priv, method):
     status, out = run_as(priv, traced, [progs.path("getpid_loop"), "100"], [FakePid()], method)
@@ -517,15 +493,3 @@ def test_register_set_fallback(progs, priv, method, monkeypatch):
     assert status2 == 0 and out2.strip() == "opened=2 failed=0 first_errno=none"
 
 
-def traced_session(s, argv):
-    with tempfile.TemporaryFile() as out:
-        saved = os.dup(1)
-        os.dup2(out.fileno(), 1)
-        try:
-            s.spawn(argv)
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        status = s.run()
-        out.seek(0)
-        return status, out.read().decode()

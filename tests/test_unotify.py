@@ -18,6 +18,8 @@ import sysvisor.methods
 import sysvisor.methods.unotify
 import sysvisor.tables
 from conftest import run_as
+import helpers
+from helpers import Count, FakePid, traced_session  # noqa: F401
 
 for _arch in ("x86_64", "i386", "aarch64"):  # children that dropped privileges cannot import
     try:
@@ -35,41 +37,7 @@ pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"unotify unavai
 
 
 def traced(argv, layers=(), method="unotify", **kw):
-    """Run argv under a session; return (status, stdout text)."""
-    return traced_session(sysvisor.Session(list(layers), method=method, **kw), argv)
-
-
-def traced_session(s, argv):
-    with tempfile.TemporaryFile() as out:
-        saved = os.dup(1)
-        os.dup2(out.fileno(), 1)
-        try:
-            s.spawn(argv)
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        status = s.run()
-        out.seek(0)
-        return status, out.read().decode()
-
-
-class Count(sysvisor.Layer):
-    def __init__(self, *names):
-        self.counts = {n: 0 for n in names}
-        self.arches = set()
-
-    def syscall(self, call):
-        self.arches.add(call.arch)
-        self.counts[call.name] = self.counts.get(call.name, 0) + 1
-        return call.next()
-
-    def interests(self, table):
-        return {table.by_name[n].nr: None for n in self.counts if n in table.by_name}
-
-
-class FakePid(sysvisor.Layer):
-    def getpid(self, call):
-        return call.ret(4242)
+    return helpers.traced(argv, layers, method, **kw)
 
 
 # ---- choosing the method ------------------------------------------------------

@@ -1,0 +1,48 @@
+"""Layers and runners shared by the behavioural tests of every method."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import sysvisor
+
+
+def traced_session(s, argv):
+    """Spawn argv in session s with its stdout captured; (status, stdout)."""
+    with tempfile.TemporaryFile() as out:
+        saved = os.dup(1)
+        os.dup2(out.fileno(), 1)
+        try:
+            s.spawn(argv)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        status = s.run()
+        out.seek(0)
+        return status, out.read().decode()
+
+
+def traced(argv, layers=(), method="seccomp", **kw):
+    """Run argv under a session; return (status, stdout text)."""
+    return traced_session(sysvisor.Session(list(layers), method=method, **kw), argv)
+
+
+class Count(sysvisor.Layer):
+    """Counts the named syscalls (and records the ABIs they came from)."""
+
+    def __init__(self, *names):
+        self.counts = {n: 0 for n in names}
+        self.arches = set()
+
+    def syscall(self, call):
+        self.arches.add(call.arch)
+        self.counts[call.name] = self.counts.get(call.name, 0) + 1
+        return call.next()
+
+    def interests(self, table):
+        return {table.by_name[n].nr: None for n in self.counts if n in table.by_name}
+
+
+class FakePid(sysvisor.Layer):
+    def getpid(self, call):
+        return call.ret(4242)
