@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="deny everything not allowed (an allow-list)")
     p.add_argument("--deny-bypass", action="store_true",
                    help="deny the syscalls that bypass path checks (io_uring, mount, ...)")
+    p.add_argument("--net", metavar="none", help="'none': no sockets but unix sockets")
     p.add_argument("--method", default="auto", help="interception method (default: auto)")
     p.add_argument("--insecure", action="store_true",
                    help="run enforcing layers on a method that is no security boundary")
@@ -35,6 +36,10 @@ def build_layers(args) -> list:
         if args.deny_bypass:
             policy.rules[:0] = confinement_denials()
         layers.append(policy)
+    if args.net is not None:
+        from ..layers.net import Net
+
+        layers.append(Net.from_spec(args.net))
     return layers
 
 
@@ -48,7 +53,8 @@ def run(args) -> int:
     cmd = command_or_pids(args, "run")
     layers = build_layers(args)
     if not layers:
-        raise UsageError("nothing to enforce: give --deny, --allow, --default-deny or --deny-bypass")
+        raise UsageError("nothing to enforce: give --deny, --allow, --default-deny, --deny-bypass "
+                         "or --net")
     if args.insecure:
         sys.stderr.write("sysvisor run: --insecure: enforcing layers run on a method that is "
                          "no security boundary; the program can race their decisions\n")
