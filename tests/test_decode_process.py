@@ -423,6 +423,9 @@ def test_live_against_strace(cmd, tmp_path):
     ours = ours[first:]
     from collections import Counter
     missing = Counter(theirs) - Counter(ours)
-    # the environment of the two tracers differ by a few variables
-    missing = [l for l in missing.elements() if "vars */" not in l]
+    # the environment of the two tracers differ by a few variables; whether
+    # the shell's wait4 is interrupted by SIGCHLD (ERESTARTSYS, then a
+    # restart) depends on timing, not on decoding
+    missing = [l for l in missing.elements()
+               if "vars */" not in l and "ERESTART" not in l and "EINTR" not in l]
     assert not missing, missing
