@@ -1,6 +1,6 @@
 """`sysvisor run`: run a command under a stack of enforcing and advisory
-layers (today: a syscall policy; confinement, fakeroot and network rules
-are to come, see the issue tracker)."""
+layers (a syscall policy, network rules, fakeroot; confinement is to
+come, see the issue tracker)."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +17,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deny-bypass", action="store_true",
                    help="deny the syscalls that bypass path checks (io_uring, mount, ...)")
     p.add_argument("--net", metavar="none", help="'none': no sockets but unix sockets")
+    p.add_argument("--fakeroot", action="store_true",
+                   help="the program believes it runs as root: uid/gid 0, chown and device "
+                        "nodes recorded, not done (advisory, like fakeroot)")
+    p.add_argument("--fakeroot-db", metavar="FILE",
+                   help="load fakeroot's state from FILE if it exists and save it there at the "
+                        "end, in fakeroot's -s/-i format (implies --fakeroot)")
     p.add_argument("--method", default="auto", help="interception method (default: auto)")
     p.add_argument("--insecure", action="store_true",
                    help="run enforcing layers on a method that is no security boundary")
@@ -40,7 +46,25 @@ def build_layers(args) -> list:
         from ..layers.net import Net
 
         layers.append(Net.from_spec(args.net))
+    if args.fakeroot or args.fakeroot_db:
+        layers.append(_fakeroot(args.fakeroot_db))
     return layers
+
+
+def _fakeroot(db: str | None):
+    """The FakeRoot layer; its database is checked before the program starts."""
+    import os
+
+    from ..errors import UsageError
+    from ..layers.fakeroot import FakeRoot
+
+    if db is not None:
+        d = os.path.dirname(os.path.abspath(db))
+        if not os.path.isdir(d) or not os.access(d, os.W_OK | os.X_OK):
+            raise UsageError(f"can't write fakeroot database {db}: directory {d} is not writable")
+        if os.path.isdir(db):
+            raise UsageError(f"can't use fakeroot database {db}: Is a directory")
+    return FakeRoot(db=db)
 
 
 def run(args) -> int:
@@ -53,9 +77,12 @@ def run(args) -> int:
     cmd = command_or_pids(args, "run")
     layers = build_layers(args)
     if not layers:
-        raise UsageError("nothing to enforce: give --deny, --allow, --default-deny, --deny-bypass "
-                         "or --net")
+        raise UsageError("nothing to do: give --fakeroot, --deny, --allow, --default-deny, "
+                         "--deny-bypass or --net")
     if args.insecure:
         sys.stderr.write("sysvisor run: --insecure: enforcing layers run on a method that is "
                          "no security boundary; the program can race their decisions\n")
-    return run_session(layers, args.method, cmd, [], "run", insecure=args.insecure)
+    status = run_session(layers, args.method, cmd, [], "run", insecure=args.insecure)
+    if any(getattr(layer, "save_error", None) for layer in layers) and status == 0:
+        return 1  # said on stderr by the layer
+    return status
