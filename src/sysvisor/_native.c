@@ -407,6 +407,290 @@ sv_write_mem(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(r);
 }
 
+/* ---- confinement primitives (layers/confine.py, kernel/landlock.py) ------ */
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#define SYS_landlock_add_rule 445
+#define SYS_landlock_restrict_self 446
+#endif
+#ifndef SYS_renameat2
+#define SYS_renameat2 316
+#endif
+#ifndef SYS_statx
+#define SYS_statx 332
+#endif
+#ifndef SYS_kcmp
+#define SYS_kcmp 312
+#endif
+
+struct sv_open_how { uint64_t flags; uint64_t mode; uint64_t resolve; };
+struct sv_landlock_path_beneath { uint64_t allowed_access; int32_t parent_fd; } __attribute__((packed));
+struct sv_landlock_ruleset_attr { uint64_t handled_access_fs; uint64_t handled_access_net; uint64_t scoped; };
+
+/* openat2(dirfd, path, flags, mode, resolve) -> fd (GIL released) */
+static PyObject *
+sv_openat2(PyObject *self, PyObject *args)
+{
+    int dirfd;
+    const char *path;
+    unsigned long long flags, mode, resolve;
+    struct sv_open_how how;
+    long r;
+    if (!PyArg_ParseTuple(args, "iyKKK", &dirfd, &path, &flags, &mode, &resolve))
+        return NULL;
+    how.flags = flags; how.mode = mode; how.resolve = resolve;
+    Py_BEGIN_ALLOW_THREADS
+    r = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    Py_END_ALLOW_THREADS
+    if (r < 0)
+        return errno_error();
+    return PyLong_FromLong(r);
+}
+
+/* statx(dirfd, path, flags, mask) -> bytes(256): the raw struct statx */
+static PyObject *
+sv_statx(PyObject *self, PyObject *args)
+{
+    int dirfd, flags;
+    unsigned int mask;
+    const char *path;
+    char buf[256];
+    long r;
+    if (!PyArg_ParseTuple(args, "iyiI", &dirfd, &path, &flags, &mask))
+        return NULL;
+    memset(buf, 0, sizeof buf);
+    Py_BEGIN_ALLOW_THREADS
+    r = syscall(SYS_statx, dirfd, path, flags, mask, buf);
+    Py_END_ALLOW_THREADS
+    if (r < 0)
+        return errno_error();
+    return PyBytes_FromStringAndSize(buf, sizeof buf);
+}
+
+/* fstatfs(fd) -> bytes: the raw native struct statfs (works on O_PATH fds) */
+static PyObject *
+sv_fstatfs_raw(PyObject *self, PyObject *args)
+{
+    int fd;
+    long r;
+    char buf[256];
+    if (!PyArg_ParseTuple(args, "i", &fd))
+        return NULL;
+    memset(buf, 0, sizeof buf);
+    r = syscall(SYS_fstatfs, fd, buf);
+    if (r < 0)
+        return errno_error();
+    return PyBytes_FromStringAndSize(buf, 120);
+}
+
+/* renameat2(olddirfd, old, newdirfd, new, flags) */
+static PyObject *
+sv_renameat2(PyObject *self, PyObject *args)
+{
+    int od, nd;
+    unsigned int flags;
+    const char *o, *n;
+    long r;
+    if (!PyArg_ParseTuple(args, "iyiyI", &od, &o, &nd, &n, &flags))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    r = syscall(SYS_renameat2, od, o, nd, n, flags);
+    Py_END_ALLOW_THREADS
+    if (r < 0)
+        return errno_error();
+    Py_RETURN_NONE;
+}
+
+/* fchownat(dirfd, path, uid, gid, flags): path may be b"" with AT_EMPTY_PATH */
+static PyObject *
+sv_fchownat(PyObject *self, PyObject *args)
+{
+    int dirfd, flags;
+    long long uid, gid;
+    const char *path;
+    if (!PyArg_ParseTuple(args, "iyLLi", &dirfd, &path, &uid, &gid, &flags))
+        return NULL;
+    if (syscall(SYS_fchownat, dirfd, path, (uid_t)uid, (gid_t)gid, flags) < 0)
+        return errno_error();
+    Py_RETURN_NONE;
+}
+
+/* utimensat(dirfd, path, times, flags): times is None or the raw
+ * struct timespec[2] (32 bytes, UTIME_NOW/UTIME_OMIT kept) */
+static PyObject *
+sv_utimensat(PyObject *self, PyObject *args)
+{
+    int dirfd, flags;
+    const char *path;
+    PyObject *times;
+    char tbuf[32];
+    if (!PyArg_ParseTuple(args, "iyOi", &dirfd, &path, &times, &flags))
+        return NULL;
+    if (times != Py_None) {
+        if (!PyBytes_Check(times) || PyBytes_GET_SIZE(times) != 32) {
+            PyErr_SetString(PyExc_ValueError, "times must be 32 bytes or None");
+            return NULL;
+        }
+        memcpy(tbuf, PyBytes_AS_STRING(times), 32);
+    }
+    if (syscall(SYS_utimensat, dirfd, (*path || (flags & AT_EMPTY_PATH)) ? path : NULL, times == Py_None ? NULL : tbuf,
+                flags) < 0)
+        return errno_error();
+    Py_RETURN_NONE;
+}
+
+/* inotify_add_watch(fd, path, mask) -> wd */
+static PyObject *
+sv_inotify_add_watch(PyObject *self, PyObject *args)
+{
+    int fd;
+    unsigned int mask;
+    const char *path;
+    long r;
+    if (!PyArg_ParseTuple(args, "iyI", &fd, &path, &mask))
+        return NULL;
+    r = syscall(SYS_inotify_add_watch, fd, path, mask);
+    if (r < 0)
+        return errno_error();
+    return PyLong_FromLong(r);
+}
+
+/* kcmp(pid1, pid2, type, idx1=0, idx2=0) -> 0 equal, 1/2 ordered, 3 unequal */
+static PyObject *
+sv_kcmp(PyObject *self, PyObject *args)
+{
+    int p1, p2, type;
+    unsigned long i1 = 0, i2 = 0;
+    long r;
+    if (!PyArg_ParseTuple(args, "iii|kk", &p1, &p2, &type, &i1, &i2))
+        return NULL;
+    r = syscall(SYS_kcmp, p1, p2, type, i1, i2);
+    if (r < 0)
+        return errno_error();
+    return PyLong_FromLong(r);
+}
+
+/* fscreds(fsuid, fsgid, groups) -> (old_fsuid, old_fsgid): set the calling
+ * THREAD's filesystem uid/gid and supplementary groups with raw system calls
+ * (glibc would broadcast setgroups to every thread). groups None: unchanged.
+ * Used by a root supervisor to act on behalf of an unprivileged program. */
+static PyObject *
+sv_fscreds(PyObject *self, PyObject *args)
+{
+    long long uid, gid;
+    PyObject *groups;
+    gid_t gl[256];
+    Py_ssize_t i, n = 0;
+    long ou, og;
+    if (!PyArg_ParseTuple(args, "LLO", &uid, &gid, &groups))
+        return NULL;
+    if (groups != Py_None) {
+        PyObject *fast = PySequence_Fast(groups, "groups must be a sequence");
+        if (!fast)
+            return NULL;
+        n = PySequence_Fast_GET_SIZE(fast);
+        if (n > 256) {
+            Py_DECREF(fast);
+            PyErr_SetString(PyExc_ValueError, "too many groups");
+            return NULL;
+        }
+        for (i = 0; i < n; i++)
+            gl[i] = (gid_t)PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        Py_DECREF(fast);
+        if (PyErr_Occurred())
+            return NULL;
+        if (syscall(SYS_setgroups, (int)n, gl) < 0)
+            return errno_error();
+    }
+    og = syscall(SYS_setfsgid, (gid_t)gid);
+    ou = syscall(SYS_setfsuid, (uid_t)uid);
+    /* setfsuid/setfsgid report nothing: check that the change took effect */
+    if (syscall(SYS_setfsuid, (uid_t)-1) != (long)(uid_t)uid ||
+        syscall(SYS_setfsgid, (gid_t)-1) != (long)(gid_t)gid) {
+        errno = EPERM;
+        return errno_error();
+    }
+    return Py_BuildValue("(ll)", ou, og);
+}
+
+/* landlock_create_ruleset(handled_fs, handled_net=0, scoped=0, flags=0) -> fd;
+ * flags=1 (LANDLOCK_CREATE_RULESET_VERSION) with zeros: the ABI version */
+static PyObject *
+sv_landlock_create_ruleset(PyObject *self, PyObject *args)
+{
+    unsigned long long fs, net = 0, scoped = 0;
+    unsigned int flags = 0;
+    struct sv_landlock_ruleset_attr attr;
+    size_t size;
+    long r;
+    if (!PyArg_ParseTuple(args, "K|KKI", &fs, &net, &scoped, &flags))
+        return NULL;
+    attr.handled_access_fs = fs; attr.handled_access_net = net; attr.scoped = scoped;
+    /* the smallest struct that holds what is asked for (older kernels
+     * refuse sizes they do not know only when the extra fields are set) */
+    size = scoped ? 24 : (net ? 16 : 8);
+    if (flags)
+        r = syscall(SYS_landlock_create_ruleset, NULL, 0, flags);
+    else
+        r = syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+    if (r < 0)
+        return errno_error();
+    return PyLong_FromLong(r);
+}
+
+/* landlock_add_path_rule(ruleset_fd, allowed_access, parent_fd) */
+static PyObject *
+sv_landlock_add_path_rule(PyObject *self, PyObject *args)
+{
+    int rfd, pfd;
+    unsigned long long allowed;
+    struct sv_landlock_path_beneath pb;
+    if (!PyArg_ParseTuple(args, "iKi", &rfd, &allowed, &pfd))
+        return NULL;
+    pb.allowed_access = allowed;
+    pb.parent_fd = pfd;
+    if (syscall(SYS_landlock_add_rule, rfd, 1 /* LANDLOCK_RULE_PATH_BENEATH */, &pb, 0) < 0)
+        return errno_error();
+    Py_RETURN_NONE;
+}
+
+/* The ruleset the next listener-mode spawn() of this thread applies in the
+ * child (landlock_arm), and the pid of the last child that applied one. */
+static __thread int armed_landlock_fd = -1;
+static __thread long last_landlock_pid = 0;
+
+/* landlock_arm(fd): the next spawn() in listener mode made by this thread
+ * restricts its child with this ruleset (a dup is kept; -1 disarms). */
+static PyObject *
+sv_landlock_arm(PyObject *self, PyObject *args)
+{
+    int fd, d = -1;
+    if (!PyArg_ParseTuple(args, "i", &fd))
+        return NULL;
+    if (fd >= 0) {
+        d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (d < 0)
+            return errno_error();
+    }
+    if (armed_landlock_fd >= 0)
+        close(armed_landlock_fd);
+    armed_landlock_fd = d;
+    Py_RETURN_NONE;
+}
+
+/* landlock_last_pid() -> the pid of the last child that this thread spawned
+ * with a Landlock ruleset (0: none) */
+static PyObject *
+sv_landlock_last_pid(PyObject *self, PyObject *noargs)
+{
+    return PyLong_FromLong(last_landlock_pid);
+}
+
+
 /* ---- spawning ---------------------------------------------------------- */
 
 static char **
@@ -481,10 +765,21 @@ sv_spawn(PyObject *self, PyObject *args)
     struct sock_fprog prog = { 0, NULL };
     Py_buffer fb = { 0 };
     int have_filter = 0;
+    int landlock_fd = -2, consumed_fd = -1;
 
-    if (!PyArg_ParseTuple(args, "OOOOOI|KI", &path, &argv_o, &envp_o, &cwd, &filt, &filter_flags,
-                          &exec_cookie, &try_flags))
+    if (!PyArg_ParseTuple(args, "OOOOOI|KIi", &path, &argv_o, &envp_o, &cwd, &filt, &filter_flags,
+                          &exec_cookie, &try_flags, &landlock_fd))
         return NULL;
+    /* landlock_fd: -2 (default) = the ruleset armed by landlock_arm() for
+     * this thread, consumed by a listener-mode spawn only; -1 = none */
+    if (landlock_fd == -2) {
+        landlock_fd = -1;
+        if (exec_cookie && armed_landlock_fd >= 0) {
+            landlock_fd = armed_landlock_fd;
+            armed_landlock_fd = -1;
+            consumed_fd = landlock_fd;
+        }
+    }
     if (!PyBytes_Check(path) || (cwd != Py_None && !PyBytes_Check(cwd))) {
         PyErr_SetString(PyExc_TypeError, "path and cwd must be bytes");
         return NULL;
@@ -543,6 +838,9 @@ sv_spawn(PyObject *self, PyObject *args)
         if (have_filter) {
             if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(err[1], 2);
+            /* Landlock backstop: the program, not the supervisor */
+            if (landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, landlock_fd, 0) < 0)
+                child_fail(err[1], 6);
             if (exec_cookie) {
                 struct spawn_error lis = { 0, -1 };
                 long r;
@@ -567,8 +865,19 @@ sv_spawn(PyObject *self, PyObject *args)
             if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter_flags, &prog) < 0)
                 child_fail(err[1], 3);
         }
+        if (landlock_fd >= 0) {
+            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_fail(err[1], 2);
+            if (syscall(SYS_landlock_restrict_self, landlock_fd, 0) < 0)
+                child_fail(err[1], 6);
+        }
         execve(PyBytes_AS_STRING(path), argv, envp);
         child_fail(err[1], 4);
+    }
+    if (consumed_fd >= 0) {
+        close(consumed_fd);
+        if (pid > 0)
+            last_landlock_pid = pid;
     }
     if (pid < 0) {
         errno_error();
@@ -986,6 +1295,19 @@ static PyMethodDef methods[] = {
     {"notif_set_flags", sv_notif_set_flags, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_SET_FLAGS"},
     {"pidfd_open", sv_pidfd_open, METH_VARARGS, "pidfd_open(pid, flags)"},
     {"pidfd_getfd", sv_pidfd_getfd, METH_VARARGS, "pidfd_getfd(pidfd, targetfd, flags)"},
+    {"openat2", sv_openat2, METH_VARARGS, "openat2(dirfd, path, flags, mode, resolve) -> fd"},
+    {"statx", sv_statx, METH_VARARGS, "statx(dirfd, path, flags, mask) -> raw struct statx"},
+    {"fstatfs_raw", sv_fstatfs_raw, METH_VARARGS, "fstatfs(fd) -> raw struct statfs"},
+    {"renameat2", sv_renameat2, METH_VARARGS, "renameat2(olddirfd, old, newdirfd, new, flags)"},
+    {"fchownat", sv_fchownat, METH_VARARGS, "fchownat(dirfd, path, uid, gid, flags)"},
+    {"utimensat", sv_utimensat, METH_VARARGS, "utimensat(dirfd, path, times32|None, flags)"},
+    {"inotify_add_watch", sv_inotify_add_watch, METH_VARARGS, "inotify_add_watch(fd, path, mask)"},
+    {"kcmp", sv_kcmp, METH_VARARGS, "kcmp(pid1, pid2, type, idx1, idx2)"},
+    {"fscreds", sv_fscreds, METH_VARARGS, "per-thread setgroups/setfsgid/setfsuid"},
+    {"landlock_create_ruleset", sv_landlock_create_ruleset, METH_VARARGS, "landlock_create_ruleset"},
+    {"landlock_add_path_rule", sv_landlock_add_path_rule, METH_VARARGS, "landlock_add_rule(PATH_BENEATH)"},
+    {"landlock_arm", sv_landlock_arm, METH_VARARGS, "ruleset for this thread's next listener spawn"},
+    {"landlock_last_pid", sv_landlock_last_pid, METH_NOARGS, "pid of the last Landlock-restricted spawn"},
     {NULL, NULL, 0, NULL},
 };
 
