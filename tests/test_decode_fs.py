@@ -342,3 +342,32 @@ def test_live_dd_with_fd_paths(tmp_path):
     assert key
     missing = [ln for ln in key if ln not in ours]
     assert not missing, missing
+
+
+# ---- quote(): the fast path for plain strings -----------------------------------------------
+
+
+def test_quote_fast_path_matches_escaping():
+    import random
+
+    from sysvisor.decode.render import _ESC, quote
+
+    def slow(data, limit, truncated=False):  # the byte-by-byte reference
+        shown = data[:limit]
+        out = []
+        for i, b in enumerate(shown):
+            if b in _ESC:
+                out.append(_ESC[b])
+            elif 32 <= b < 127:
+                out.append(chr(b))
+            else:
+                nxt = shown[i + 1] if i + 1 < len(shown) else None
+                out.append(f"\\{b:03o}" if nxt is not None and 48 <= nxt <= 55 else f"\\{b:o}")
+        return '"' + "".join(out) + '"' + ("..." if len(data) > limit or truncated else "")
+
+    r = random.Random(7)
+    for i in range(5000):
+        alpha = bytes(range(256)) if i % 2 else b'ab "\\~\x7f\x00\n17/'
+        d = bytes(r.choice(alpha) for _ in range(r.randint(0, 40)))
+        lim, tr = r.randint(0, 45), r.random() < 0.3
+        assert quote(d, lim, tr) == slow(d, lim, tr)

@@ -429,3 +429,66 @@ def test_live_against_strace(cmd, tmp_path):
     missing = [l for l in missing.elements()
                if "vars */" not in l and "ERESTART" not in l and "EINTR" not in l]
     assert not missing, missing
+
+
+# ---- execve's pointer arrays read in chunks --------------------------------------------------
+
+
+class _WordView(FakeView):
+    """Counts reads; `wordwise` serves at most one word per read, like a
+    recording made when the decoders read word by word."""
+
+    def __init__(self, *a, wordwise=False, **kw):
+        super().__init__(*a, **kw)
+        self.reads = 0
+        self.wordwise = wordwise
+
+    def read(self, addr, n):
+        self.reads += 1
+        d = super().read(addr, n)
+        if d is not None and self.wordwise and n > 8 and addr >= 0x10000:  # the array, not the path
+            d = d[:8]
+        return d
+
+
+def _envp(base, n, terminated=True):
+    """n pointers (to a string placed after the array) and, if terminated, a NULL."""
+    strs = base + 8 * (n + 1)
+    return q(*([strs] * n + ([0] if terminated else []))) + b"A=1\0"
+
+
+@pytest.mark.parametrize("n", [0, 1, 39, 200, 600])
+def test_envc_chunked_reads_same_text(n):
+    base = 0x10000
+    mem = {base: _envp(base, n), 0x9000: b"/bin/true\0"}
+    v = _WordView("execve", [0x9000, 0, base], mem=mem)
+    text = format_entry(v, Options())
+    assert text.endswith(f"0x10000 /* {n} var{'' if n == 1 else 's'} */")
+    assert v.reads <= 6  # the path and a few chunks, not a read per word
+    # a recording from word-by-word days still replays to the same line
+    w = _WordView("execve", [0x9000, 0, base], mem=mem, wordwise=True)
+    assert format_entry(w, Options()) == text
+
+
+def test_envc_unterminated_at_unmapped_memory():
+    base = 0x20000
+    blob = q(*[0x30000] * 5)[:-3]  # the 5th pointer is cut by the end of the mapping
+    v = _WordView("execve", [0x9000, 0, base], mem={base: blob, 0x9000: b"/x\0"})
+    assert format_entry(v, Options()).endswith("0x20000 /* 4 vars, unterminated */")
+    v = _WordView("execve", [0x9000, 0, base], mem={0x9000: b"/x\0"})
+    assert format_entry(v, Options()).endswith(", 0x20000")
+
+
+def test_argv_chunked_limits():
+    base = 0x40000
+    s_addr = 0x50000
+    mem = {0x9000: b"/x\0", s_addr: b"arg\0"}
+    for n in (0, 3, 32, 33, 40):
+        mem[base] = q(*([s_addr] * n + [0]))
+        text = format_entry(FakeView("execve", [0x9000, base, 0], mem=mem), Options())
+        shown = min(n, 32)
+        want = "[" + ", ".join(['"arg"'] * shown + (["..."] if n > 32 else [])) + "]"
+        assert f'"/x", {want}, NULL' in text, (n, text)
+    mem[base] = q(s_addr, s_addr)  # no NULL: runs into unmapped memory
+    text = format_entry(FakeView("execve", [0x9000, base, 0], mem=mem), Options())
+    assert '["arg", "arg", ... /* 0x40010 */]' in text

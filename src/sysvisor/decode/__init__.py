@@ -62,7 +62,8 @@ class Ctx:
         return v - (1 << bits) if v >> (bits - 1) else v
 
     def i32(self, i: int) -> int:
-        return self.s(i, 32)
+        v = self.args[i] & 0xFFFFFFFF
+        return v - 0x100000000 if v & 0x80000000 else v
 
     def failed(self) -> bool:
         r = self.retval
@@ -143,7 +144,8 @@ def _load_families() -> None:
 
 
 def signature(view) -> Sig:
-    _load_families()
+    if not _loaded:
+        _load_families()
     sig = SIGS.get(view.name)
     if sig is None:
         from .generic import generic_sig
@@ -152,11 +154,16 @@ def signature(view) -> Sig:
     return sig
 
 
-def _render(ctx: Ctx, sig: Sig, start: int, stop: int) -> list[str]:
+def _sig_of(view) -> Sig:
+    sig = SIGS.get(view.name) if _loaded else None
+    return sig if sig is not None else signature(view)
+
+
+def _render(ctx: Ctx, fns, start: int, stop: int) -> list[str]:
     out = []
-    for i in range(start, min(stop, len(sig.args))):
+    for i in range(start, min(stop, len(fns))):
         try:
-            s = sig.args[i](ctx, i)
+            s = fns[i](ctx, i)
         except Exception:  # a decoder bug must never lose the line
             s = hex(ctx.args[i])
         if s is not None:
@@ -167,27 +174,29 @@ def _render(ctx: Ctx, sig: Sig, start: int, stop: int) -> list[str]:
 def format_entry(view, opts: Options) -> str:
     """`name(` and the arguments known at entry; ends with ", " when more
     arguments follow at exit."""
-    sig = signature(view)
+    sig = _sig_of(view)
     ctx = Ctx(view, opts)
     split = sig.split(ctx)
-    parts = _render(ctx, sig, 0, split)
-    text = f"{view.name}(" + ", ".join(parts)
-    if split < len(sig.args) and parts:
-        text += ", "
-    return text
+    fns = sig.args
+    parts = _render(ctx, fns, 0, split)
+    if split < len(fns) and parts:
+        return view.name + "(" + ", ".join(parts) + ", "
+    return view.name + "(" + ", ".join(parts)
 
 
 def exit_parts(view, opts: Options) -> tuple[str, str]:
     """(the arguments known at exit, joined; the return value), so that a
     tracer can align ` = ` like strace (column 40)."""
-    sig = signature(view)
+    sig = _sig_of(view)
     ctx = Ctx(view, opts)
-    parts = _render(ctx, sig, sig.split(ctx), len(sig.args))
+    fns = sig.args
+    split = sig.split(ctx)
+    args = ", ".join(_render(ctx, fns, split, len(fns))) if split < len(fns) else ""
     try:
         ret = (sig.ret or ret_default)(ctx)
     except Exception:
         ret = ret_default(ctx)
-    return ", ".join(parts), ret
+    return args, ret
 
 
 def format_exit(view, opts: Options) -> str:
@@ -198,6 +207,78 @@ def format_exit(view, opts: Options) -> str:
 
 def format_call(view, opts: Options) -> str:
     return format_entry(view, opts) + format_exit(view, opts)
+
+
+# ---- capture: the memory a rendering reads, without rendering -------------------
+#
+# A recorder keeps the tracee memory the decoders read (sysvisor.layers.record)
+# so that the line can be rendered later from the file. Running the decoders
+# only to log their reads wastes the rendering; a decoder may instead carry a
+# `capture` attribute: a function (ctx, i) that makes the same reads through
+# ctx (same addresses, sizes, order, conditions) and renders nothing, or
+# NO_READS when the decoder reads no memory at all. A capture function with
+# `fd_paths_only = True` reads nothing unless opts.fd_paths. Decoders without
+# the attribute are their own capture (they are run, their text dropped).
+
+
+def NO_READS(ctx: "Ctx", i: int) -> None:  # noqa: N802 - a marker, also callable
+    return None
+
+
+def captures(fn, cap=NO_READS, fd_paths_only: bool = False):
+    """Attach `cap` as decoder fn's capture (see above); returns fn."""
+    fn.capture = cap
+    if fd_paths_only:
+        cap.fd_paths_only = True
+    return fn
+
+
+def _capture_of(fn, opts: Options):
+    cap = getattr(fn, "capture", fn)
+    if cap is NO_READS or (getattr(cap, "fd_paths_only", False) and not opts.fd_paths):
+        return None
+    return cap
+
+
+def capture_plan(sig: Sig, opts: Options) -> tuple:
+    """(per-argument capture or None, return-value capture or None) of a
+    signature under `opts`; compute once per signature and reuse."""
+    caps = tuple(_capture_of(fn, opts) for fn in sig.args)
+    ret = _capture_of(sig.ret or ret_default, opts)
+    return caps, ret
+
+
+def capture_entry(view, opts: Options, sig: Sig, plan: tuple) -> None:
+    """Make the reads format_entry(view, opts) would make; render nothing."""
+    caps = plan[0]
+    ctx = Ctx(view, opts)
+    split = sig.split(ctx)
+    for i in range(min(split, len(caps))):
+        cap = caps[i]
+        if cap is not None:
+            try:
+                cap(ctx, i)
+            except Exception:  # noqa: BLE001 - as format_entry: never lose the record
+                pass
+
+
+def capture_exit(view, opts: Options, sig: Sig, plan: tuple) -> None:
+    """Make the reads format_exit(view, opts) would make; render nothing."""
+    caps, ret = plan
+    ctx = Ctx(view, opts)
+    split = sig.split(ctx)
+    for i in range(split, len(caps)):
+        cap = caps[i]
+        if cap is not None:
+            try:
+                cap(ctx, i)
+            except Exception:  # noqa: BLE001
+                pass
+    if ret is not None:
+        try:
+            ret(ctx)
+        except Exception:  # noqa: BLE001
+            pass
 
 
 # ---- return values -------------------------------------------------------------
@@ -235,9 +316,21 @@ def errno_name(e: int) -> str:
     return STRACE_ERRNO_NAMES.get(e) or _errno.errorcode.get(e, str(e))
 
 
+_error_texts: dict[int, str] = {}
+
+
 def error_text(err: int) -> str:
     """`-1 ENOENT (No such file or directory)`; the kernel-internal restart
     codes are shown like strace: `? ERESTARTSYS (To be restarted ...)`."""
+    text = _error_texts.get(err)
+    if text is None:
+        text = _error_text(err)
+        if len(_error_texts) < 8192:
+            _error_texts[err] = text
+    return text
+
+
+def _error_text(err: int) -> str:
     if err in KERNEL_ERRNOS:
         name, text = KERNEL_ERRNOS[err]
         return f"? {name} ({text})"
@@ -271,3 +364,14 @@ def ret_fd(ctx: Ctx) -> str:
         return ret_default(ctx)
     p = ctx.fd_path(r)
     return f"{r}<{p}>" if p else str(r)
+
+
+def _cap_ret_fd(ctx: Ctx) -> None:
+    r = ctx.retval
+    if r is not None and r >= 0:
+        ctx.fd_path(r)
+
+
+captures(ret_default)
+captures(ret_hex)
+captures(ret_fd, _cap_ret_fd, fd_paths_only=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import struct as _struct
 
-from . import AT_FDCWD, Ctx, Sig, register, ret_default, ret_fd
+from . import NO_READS, AT_FDCWD, Ctx, Sig, captures, register, ret_default, ret_fd
 from . import xlat as X
 from .render import addr as _addr
 from .render import const, flags, quote
-from .structs import (numeric_mode, print_buf, print_iovec, print_stat, print_statx,
+from .structs import (stat_size, numeric_mode, print_buf, print_iovec, print_stat, print_statx,
                       print_timespec, print_timeval, read_words, statx_mask_table, symbolic_mode,
                       makedev)
 
@@ -52,13 +52,24 @@ def _open_flags_aarch64():
 OPEN_FLAGS_ARM = _open_flags_aarch64()
 
 
+_open_flags_cache: dict = {}  # (aarch64?, value) -> text; few distinct values in practice
+
+
 def open_flags(ctx: Ctx, value: int) -> str:
     value &= 0xFFFFFFFF
+    key = (ctx.arch == "aarch64", value)
+    text = _open_flags_cache.get(key)
+    if text is not None:
+        return text
     acc = X.OPEN_ACCMODE.get(value & 3, "O_ACCMODE")
     rest = value & ~3
     if not rest:
-        return acc
-    return acc + "|" + flags(rest, OPEN_FLAGS_ARM if ctx.arch == "aarch64" else OPEN_FLAGS_X86)
+        text = acc
+    else:
+        text = acc + "|" + flags(rest, OPEN_FLAGS_ARM if key[0] else OPEN_FLAGS_X86)
+    if len(_open_flags_cache) < 4096:
+        _open_flags_cache[key] = text
+    return text
 
 
 AT_FLAGS = ((0x100, "AT_SYMLINK_NOFOLLOW"), (0x200, "AT_REMOVEDIR"), (0x400, "AT_SYMLINK_FOLLOW"),
@@ -197,16 +208,24 @@ def a_oflags(ctx: Ctx, i: int) -> str:
 def a_flags(table, zero: str | None = None, bits: int = 32):
     mask = (1 << bits) - 1
 
+    cache: dict = {}  # value -> text; bounded
+
     def fn(ctx: Ctx, i: int) -> str:
-        return flags(ctx.u(i) & mask, table, zero)
-    return fn
+        v = ctx.u(i) & mask
+        text = cache.get(v)
+        if text is None:
+            text = flags(v, table, zero)
+            if len(cache) < 1024:
+                cache[v] = text
+        return text
+    return captures(fn)
 
 
 def a_const(table, bits: int = 32, signed: bool = True):
     def fn(ctx: Ctx, i: int) -> str:
         v = ctx.s(i, bits) if signed else ctx.u(i) & ((1 << bits) - 1)
         return const(v, table)
-    return fn
+    return captures(fn)
 
 
 def a_off(ctx: Ctx, i: int) -> str:
@@ -227,7 +246,10 @@ def a_buf_in(len_idx: int):
     """Data the caller passes (write): shown at entry, length from an arg."""
     def fn(ctx: Ctx, i: int) -> str:
         return print_buf(ctx, ctx.u(i), ctx.u(len_idx))
-    return fn
+
+    def cap(ctx: Ctx, i: int) -> None:
+        _cap_buf(ctx, ctx.u(i), ctx.u(len_idx))
+    return captures(fn, cap)
 
 
 def a_buf_out(ctx: Ctx, i: int) -> str:
@@ -269,7 +291,11 @@ def a_stat(flavour: str | None = None):
         if ctx.failed() or ctx.retval is None:
             return _addr(ctx.u(i))
         return print_stat(ctx, ctx.u(i), flavour)
-    return fn
+
+    def cap(ctx: Ctx, i: int) -> None:
+        if not (ctx.failed() or ctx.retval is None):
+            ctx.read(ctx.u(i), stat_size(ctx, flavour))
+    return captures(fn, cap)
 
 
 def a_statx(ctx: Ctx, i: int) -> str:
@@ -340,6 +366,64 @@ KINDS = {
 }
 
 
+# ---- captures (see sysvisor.decode.captures): what each kind reads ------------------
+
+def _cap_fd(ctx: Ctx, i: int) -> None:
+    fd = ctx.i32(i)
+    if fd >= 0:
+        ctx.fd_path(fd)
+
+
+def _cap_dirfd(ctx: Ctx, i: int) -> None:
+    fd = ctx.i32(i)
+    if fd != AT_FDCWD and fd >= 0:
+        ctx.fd_path(fd)  # AT_FDCWD<cwd> comes from view.cwd(), not a read
+
+
+def _cap_path(ctx: Ctx, i: int) -> None:
+    ctx.read_str(ctx.u(i), PATH_MAX)
+
+
+def _cap_str(ctx: Ctx, i: int) -> None:
+    p = ctx.u(i)
+    if p:
+        ctx.read_str(p, ctx.opts.strsize + 1)
+
+
+def _cap_buf(ctx: Ctx, addr: int, length: int) -> None:
+    """print_buf's read."""
+    if addr and length > 0:
+        ctx.read(addr, min(length, ctx.opts.strsize))
+
+
+def _cap_buf_out(ctx: Ctx, i: int) -> None:
+    if not (ctx.failed() or ctx.retval is None):
+        _cap_buf(ctx, ctx.u(i), ctx.retval)
+
+
+def _cap_str_out(ctx: Ctx, i: int) -> None:
+    if not (ctx.failed() or ctx.retval is None):
+        _cap_str(ctx, i)
+
+
+def _cap_statx(ctx: Ctx, i: int) -> None:
+    if not (ctx.failed() or ctx.retval is None):
+        ctx.read(ctx.u(i), 256)
+
+
+captures(a_fd, _cap_fd, fd_paths_only=True)
+captures(a_dirfd, _cap_dirfd, fd_paths_only=True)
+captures(a_path, _cap_path)
+captures(a_str, _cap_str)
+captures(a_buf_out, _cap_buf_out)
+captures(a_readlink_buf, _cap_buf_out)
+captures(a_str_out, _cap_str_out)
+captures(a_statx, _cap_statx)
+for _fn in (a_int, a_uint, a_long, a_ulong, a_ptr, a_hex, a_mode, KINDS["smode"], a_oflags, a_off,
+            skip, a_statx_flags):
+    captures(_fn)
+
+
 def sig(kinds, exit_from: int | None = None, ret=ret_default) -> Sig:
     fns = tuple(KINDS[k] if isinstance(k, str) else k for k in kinds)
     return Sig(fns, exit_from=exit_from, ret=ret)
@@ -358,7 +442,7 @@ def _open_mode(flag_idx: int):
         if fl & 0o100 or fl & tmp == tmp:
             return numeric_mode(ctx.u(i))
         return None
-    return fn
+    return captures(fn)
 
 
 def a_open_how(ctx: Ctx, i: int) -> str:

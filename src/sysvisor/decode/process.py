@@ -5,13 +5,13 @@ from __future__ import annotations
 import struct as _struct
 import time as _time
 
-from . import AT_FDCWD, Ctx, Sig, register, ret_default
+from . import AT_FDCWD, Ctx, Sig, captures, register, ret_default
 from .render import flags as _flags
 from .signal import d32, pflags, psig, ptr, u32, ulong, xval, _fd, _ret_fd
 from .structs import (addr_text, fetch, fetch_or_addr, fmt_timespec,
                       print_itimerval, print_path, print_rlimit, print_rusage, print_siginfo,
                       print_str, print_timespec_at, print_timeval_at, quote_hex, sprintsig,
-                      timespec_size)
+                      timespec_size, read_word_array, ARRAY_FAULT, PATH_MAX)
 from .xlat import (ARCH_PRCTL, CLOCK_IDS, CLONE_FLAGS, FUTEX_OPS, GETRANDOM_FLAGS, IDTYPES,
                    PIDFD_FLAGS, PTRACE_REQUESTS, RLIMITS, SECCOMP_FILTER_FLAGS,
                    SECCOMP_OPS, TIMER_FLAGS, WAIT_OPTIONS)
@@ -170,24 +170,20 @@ def _argv(ctx: Ctx, i: int) -> str:
     a = ctx.u(i)
     if not a:
         return "NULL"
-    w = ctx.word
+    # the pointers in chunks (read_word_array), not a read per word
+    max_array = ctx.opts.max_array
+    words, end = read_word_array(ctx, a, max_array + 1)
+    if end == ARRAY_FAULT and not words:
+        return addr_text(ctx, a)
     out = []
-    n = 0
-    while True:
-        raw = fetch(ctx, a + n * w, w)
-        if raw is None:
-            if n == 0:
-                return addr_text(ctx, a)
-            out.append(f"... /* {addr_text(ctx, a + n * w)} */")
-            break
-        p = int.from_bytes(raw, "little")
-        if p == 0:
-            break
-        if n + 1 > ctx.opts.max_array:
+    for n, p in enumerate(words):
+        if n + 1 > max_array:
             out.append("...")
             break
         out.append(print_str(ctx, p))
-        n += 1
+    else:
+        if end == ARRAY_FAULT:
+            out.append(f"... /* {addr_text(ctx, a + len(words) * ctx.word)} */")
     return "[" + ", ".join(out) + "]"
 
 
@@ -197,24 +193,44 @@ def _envc(ctx: Ctx, i: int) -> str:
         return "NULL"
     if not ctx.opts.abbrev:
         return _argv(ctx, i)
-    w = ctx.word
-    n = 0
-    unterminated = False
-    while True:
-        raw = fetch(ctx, a + n * w, w)
-        if raw is None:
-            if n == 0:
-                return addr_text(ctx, a)
-            unterminated = True
-            break
-        if int.from_bytes(raw, "little") == 0:
-            break
-        n += 1
-        if n > 1 << 20:
-            break
+    words, end = read_word_array(ctx, a, (1 << 20) + 1)
+    if end == ARRAY_FAULT and not words:
+        return addr_text(ctx, a)
+    n = len(words)
+    unterminated = end == ARRAY_FAULT
     return (f"{addr_text(ctx, a)} /* {n} var{'' if n == 1 else 's'}"
             f"{', unterminated' if unterminated else ''} */")
 
+
+def _cap_path(ctx: Ctx, i: int) -> None:
+    a = ctx.u(i)
+    if a:
+        ctx.read_str(a, PATH_MAX + 1)  # print_path's read
+
+
+def _cap_argv(ctx: Ctx, i: int) -> None:
+    a = ctx.u(i)
+    if not a:
+        return
+    max_array = ctx.opts.max_array
+    words, _ = read_word_array(ctx, a, max_array + 1)
+    lim = ctx.opts.strsize + 1
+    for p in words[:max_array]:
+        if p:
+            ctx.read_str(p, lim)  # print_str's read
+
+
+def _cap_envc(ctx: Ctx, i: int) -> None:
+    if not ctx.opts.abbrev:
+        return _cap_argv(ctx, i)
+    a = ctx.u(i)
+    if a:
+        read_word_array(ctx, a, (1 << 20) + 1)
+
+
+captures(path, _cap_path)
+captures(_argv, _cap_argv)
+captures(_envc, _cap_envc)
 
 register("execve", Sig((path, _argv, _envc)))
 register("execveat", Sig((dirfd, path, _argv, _envc, flags_arg(EXECVEAT_FLAGS, "AT_???"))))

@@ -2,14 +2,23 @@
 constants, addresses."""
 from __future__ import annotations
 
+import re as _re
+
 # strace names only these; other bytes are octal escapes
 _ESC = {9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
+# a byte that is not shown as itself (the fast path of quote() has none)
+_SPECIAL = _re.compile(rb'[^\x20\x21\x23-\x5b\x5d-\x7e]')
 
 
 def quote(data: bytes, limit: int, truncated: bool = False) -> str:
     """`"abc"` with strace's escapes; `"abc"...` when cut at `limit` bytes or
     when the caller says the data was truncated (unterminated string)."""
     shown = data[:limit]
+    if _SPECIAL.search(shown) is None:  # printable ASCII, nothing to escape: most strings
+        s = '"' + shown.decode("ascii") + '"'
+        if len(data) > limit or truncated:
+            s += "..."
+        return s
     out = []
     n = len(shown)
     for i, b in enumerate(shown):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import struct as _struct
 
+from .render import quote
+from .xlat import FILE_TYPES
+
 
 # ---- file / descriptor / network structs (decode/fs.py, decode/net.py) ------
 
 def _mode_str(mode: int) -> str:
     """strace's print_symbolic_mode_t: `S_IFREG|S_ISUID|0755`."""
-    from .xlat import FILE_TYPES
-
     fmt = mode & 0o170000
     out = ""
     if fmt:
@@ -125,8 +126,6 @@ def read_words(ctx, addr: int, n: int, signed: bool = False) -> list[int] | None
 
 def print_buf(ctx, addr: int, length: int) -> str:
     """strace's printstrn: `"data"...` capped at -s, or the address."""
-    from .render import quote
-
     if addr == 0:
         return "NULL"
     if length <= 0:
@@ -293,8 +292,6 @@ PATH_MAX = 4096
 
 def print_str(ctx, addr: int, limit: int | None = None) -> str:
     """A NUL-terminated string cut at -s (strace's printstr)."""
-    from .render import quote
-
     if not addr:
         return "NULL"
     limit = ctx.opts.strsize if limit is None else limit
@@ -577,3 +574,47 @@ def sprint_siginfo(data: bytes, word: int = 8) -> str:
 def print_siginfo(ctx, addr: int, out: bool = True) -> str:
     data, txt = fetch_or_addr(ctx, addr, SIGINFO_SIZE, out)
     return txt if data is None else sprint_siginfo(data, ctx.word)
+
+
+# ---- arrays of pointers (argv, envp) ---------------------------------------------
+
+ARRAY_NULL, ARRAY_FAULT, ARRAY_LIMIT = 0, 1, 2
+_ARRAY_CHUNK = 256  # bytes per first read; doubles up to a page for long arrays
+
+
+def read_word_array(ctx, addr: int, max_words: int) -> tuple[list[int], int]:
+    """The words (ctx.word bytes, unsigned) of a NULL-terminated array at
+    addr, read a chunk at a time rather than word by word: (the words
+    before the NULL, how it ended). End: ARRAY_NULL (word len(words) is
+    NULL), ARRAY_FAULT (word len(words) is unreadable, strace's `...
+    /* addr */`) or ARRAY_LIMIT (max_words words read, no NULL among them).
+    The same words as fetching one word at a time: a short read is
+    continued from its last whole word, so only a word that cannot be read
+    whole ends the array as unreadable."""
+    w = ctx.word
+    code = "I" if w == 4 else "Q"
+    words: list[int] = []
+    cur = addr
+    chunk = _ARRAY_CHUNK
+    while len(words) < max_words:
+        want = min(chunk // w, max_words - len(words))
+        data = ctx.read(cur, want * w)
+        k = len(data) // w if data else 0
+        if k == 0:
+            return words, ARRAY_FAULT
+        vals = _struct.unpack_from(f"<{k}{code}", data)
+        if 0 in vals:
+            words.extend(vals[:vals.index(0)])
+            return words, ARRAY_NULL
+        words.extend(vals)
+        cur += k * w
+        if chunk < 4096:
+            chunk *= 2
+    return words, ARRAY_LIMIT
+
+
+def stat_size(ctx, flavour: str | None = None) -> int:
+    """The bytes print_stat(ctx, addr, flavour) reads."""
+    if flavour is None:
+        flavour = "aarch64" if ctx.arch == "aarch64" else ("stat64" if ctx.word == 4 else "x86_64")
+    return _STAT_LAYOUTS[flavour][0]

@@ -6,10 +6,13 @@
 
 One record per syscall, written when it returns (entry and exit together),
 with as payloads exactly the tracee memory the decoders read: at entry and
-at exit the layer renders the call through `sysvisor.decode` with a view
-that logs every read, discards the text and keeps the reads. `sysvisor
-format` renders the line again from those reads (`ReplayView`), so it is
-the line a live decoder-based trace would print.
+at exit the layer makes the reads the decoders of `sysvisor.decode` would
+make, through a view that logs every read. It does not render: each
+decoder's `capture` (see sysvisor.decode.captures) makes the same reads
+without building the text, by a per-signature plan computed once; a
+decoder without one is run and its text dropped. `sysvisor format` renders
+the line from those reads (`ReplayView`), so it is the line a live
+decoder-based trace would print.
 
 A call whose exit never comes (exit_group, a thread killed in the call, an
 exec that replaced it) is written with the NO_EXIT flag at the thread's
@@ -51,8 +54,26 @@ def _cgroup2_root() -> str | None:
     return None
 
 
+def _read_proc(path: str) -> bytes:
+    """A whole /proc file with plain os calls (cheaper than open())."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+    finally:
+        os.close(fd)
+
+
 class _Pending:
-    __slots__ = ("call", "t0", "p0", "log", "seen", "done", "data")
+    """A call between its entry and its record, and the decoder view over
+    it that logs every memory read (entry, then exit)."""
+
+    __slots__ = ("call", "t0", "p0", "log", "seen", "done", "data", "sig", "plan", "arch",
+                 "name", "nr", "args", "retval", "pid", "tid", "ip", "sp", "_phase", "_read_str")
 
     def __init__(self, call, t0, p0):
         self.call = call
@@ -61,36 +82,28 @@ class _Pending:
         self.log: list = []
         self.seen: set = set()
         self.done = False
+        # decoders keep things from entry for exit here; not the Call's own
+        # dict, so that the replay (which starts from an empty one) matches
         self.data: dict = {}
-
-
-class _LogView:
-    """A decoder view over a live Call that logs every memory read."""
-
-    __slots__ = ("arch", "name", "nr", "args", "retval", "pid", "tid", "ip", "sp", "data", "_call",
-                 "_p", "_phase", "_read_str")
-
-    def __init__(self, call, pending: _Pending, phase: int, retval):
+        self.sig = None
+        self.plan = None
         self.arch = call.arch
         self.name = call.name
         self.nr = call.nr
         self.args = call.args
-        self.retval = retval
+        self.retval = None
         self.pid = call.pid
         self.tid = call.tid
         self.ip = call.ip
         self.sp = call.sp
-        # decoders keep things from entry for exit here; not the Call's own
-        # dict, so that the replay (which starts from an empty one) matches
-        self.data = pending.data
-        self._call = call
-        self._p = pending
-        self._phase = phase
+        self._phase = ENTRY
         rs = getattr(call, "read_str", None)
         if rs is None:
             mem, tid = call._mem, call.tid
             rs = lambda addr, maxlen: mem.read_str(tid, addr, maxlen)  # noqa: E731
         self._read_str = rs
+
+    # ---- the view ---------------------------------------------------------------
 
     def _arg(self, addr: int) -> int:
         try:
@@ -99,16 +112,16 @@ class _LogView:
             return NO_ARG
 
     def _log(self, kind, addr, size, flags, data) -> None:
-        key = (kind, self._phase, addr, size)
-        p = self._p
-        if key in p.seen:
+        phase = self._phase
+        key = (kind, phase, addr, size)
+        if key in self.seen:
             return
-        p.seen.add(key)
-        p.log.append((kind, self._arg(addr) if kind != PATH else NO_ARG, self._phase, flags,
-                      addr, size, data))
+        self.seen.add(key)
+        self.log.append((kind, self._arg(addr) if kind != PATH else NO_ARG, phase, flags, addr,
+                         size, data))
 
     def read(self, addr: int, n: int):
-        data = self._call.read(addr, n)
+        data = self.call.read(addr, n)
         if data is not None:
             self._log(BUFFER, addr, n, 0, data)
         return data
@@ -120,7 +133,7 @@ class _LogView:
         return r
 
     def fd_path(self, fd: int):
-        path = self._call.fd_path(fd)
+        path = self.call.fd_path(fd)
         if path is not None:
             self._log(PATH, fd, 0, 0, os.fsencode(path))
         return path
@@ -164,10 +177,11 @@ class Record(Layer):
         self._threads = None
         self._cg_root = _cgroup2_root()
         self.records = 0
-        from ..decode import format_entry, format_exit
+        from .. import decode
 
-        self._format_entry = format_entry
-        self._format_exit = format_exit
+        decode._load_families()  # at start, not in the first stop
+        self._decode = decode
+        self._plans: dict = {}  # (name, arch) -> (Sig, capture plan)
 
     # interests: the -e trace= set, so nothing else stops the program
     interests = SetFilter.interests
@@ -200,12 +214,11 @@ class Record(Layer):
             cg = 0
             if self._cg_root is not None:
                 try:
-                    with open(f"/proc/{pid}/cgroup", "rb") as f:
-                        for line in f:
-                            if line.startswith(b"0::"):
-                                rel = os.fsdecode(line[3:].rstrip(b"\n")).lstrip("/")
-                                cg = os.stat(os.path.join(self._cg_root, rel)).st_ino
-                                break
+                    for line in _read_proc(f"/proc/{pid}/cgroup").split(b"\n"):
+                        if line.startswith(b"0::"):
+                            rel = os.fsdecode(line[3:]).lstrip("/")
+                            cg = os.stat(os.path.join(self._cg_root, rel)).st_ino
+                            break
                 except OSError:
                     pass
             ids = self._ids[pid] = (ns, cg)
@@ -223,7 +236,13 @@ class Record(Layer):
             self._write_call(old, None)
         p = _Pending(call, _clock(), _perf())
         try:
-            self._format_entry(_LogView(call, p, ENTRY, None), self.opts)
+            d = self._decode
+            sig = d.signature(call)
+            ent = self._plans.get((p.name, p.arch))
+            if ent is None or ent[0] is not sig:
+                ent = self._plans[(p.name, p.arch)] = (sig, d.capture_plan(sig, self.opts))
+            p.sig, p.plan = ent
+            d.capture_entry(p, self.opts, sig, p.plan)
         except Exception:  # noqa: BLE001 - a decoder bug must not lose the record
             pass
         self.pending[tid] = p
@@ -243,8 +262,12 @@ class Record(Layer):
             for k, v in list(self.pending.items()):
                 if v is p:
                     del self.pending[k]
+        p._phase = EXIT_PHASE
+        p.retval = call.retval
+        p.args = call.args
         try:
-            self._format_exit(_LogView(call, p, EXIT_PHASE, call.retval), self.opts)
+            if p.plan is not None:
+                self._decode.capture_exit(p, self.opts, p.sig, p.plan)
         except Exception:  # noqa: BLE001
             pass
         self._write_call(p, call.retval)

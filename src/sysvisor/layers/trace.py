@@ -93,6 +93,12 @@ class Trace(SetFilter):
         self.open_len: dict[int, int] = {}  # tid -> length of its open line
         self.open_heads: dict[int, str] = {}  # tid -> the entry text of its open call
         self.inflight: dict[int, str] = {}  # tid -> syscall printed at entry, not yet at exit
+        # the clocks a call reads only when something shows them
+        self._wall = bool(timestamps or relative or as_json)
+        self._mono = bool(show_time or as_json)
+        from .. import decode
+
+        decode._load_families()  # now, not in the first stop
 
     # ---- output plumbing -----------------------------------------------------
 
@@ -147,22 +153,30 @@ class Trace(SetFilter):
 
     def syscall(self, call):
         tid = call.tid
-        if not self._shown(tid):
+        if not self.follow and not self._shown(tid):
             return call.next()
+        if self.root is None:
+            self.root = tid
         self.live.add(tid)
-        now = time.time()
+        now = time.time() if self._wall else None
         head = format_entry(call, self.opts)
-        call.data["trace"] = (head, now, time.monotonic())
+        call.data["trace"] = (head, now, time.monotonic() if self._mono else None)
         if self.paths is not None and not self._touches_paths(call):
             return call.next()
         call.on_exit(self._exit)
         if not self.buffered:
             pre = self._prefix(tid, now)
-            self._write(tid, pre + head)
+            if self.per_process is None:
+                if self.open_tid is not None and self.open_tid != tid:
+                    self._close_open()
+                self.out.write(pre + head)
+                self.open_tid = tid
+            else:
+                self._stream(tid).write(pre + head)
+                self.open_tid = None
             self.open_len[tid] = len(pre) + len(head)
             self.open_heads[tid] = head
             self.inflight[tid] = call.name
-            self.open_tid = tid if self.per_process is None else None
         return call.next()
 
     def _touches_paths(self, call) -> bool:
@@ -191,7 +205,7 @@ class Trace(SetFilter):
         failed = r is not None and -MAX_ERRNO <= r < 0
         if self.statuses is not None and ("failed" if failed else "successful") not in self.statuses:
             return
-        elapsed = time.monotonic() - t0
+        elapsed = time.monotonic() - t0 if self._mono else 0.0
         if self.as_json:
             self._json(call, head, args, ret, t_wall, elapsed)
             return

@@ -252,17 +252,19 @@ def pack_payloads(payloads) -> tuple[bytes, int, bool]:
     out = []
     total = 0
     n = 0
+    append = out.append
+    pack = _PAY.pack
     for kind, arg, phase, flags, addr, size, data in payloads:
         ln = len(data)
         pad = -ln & 7
         need = PAYLOAD_HDR_SIZE + ln + pad
         if total + need > MAX_PAYLOAD_BYTES:
             return b"".join(out), n, True
-        out.append(_PAY.pack(kind, arg, phase, flags, ln, addr & 0xFFFFFFFFFFFFFFFF,
-                             min(size, 0xFFFFFFFF), 0))
-        out.append(data)
+        append(pack(kind, arg, phase, flags, ln, addr & 0xFFFFFFFFFFFFFFFF,
+                    size if size < 0xFFFFFFFF else 0xFFFFFFFF, 0))
+        append(data)
         if pad:
-            out.append(_ZERO8[:pad])
+            append(_ZERO8[:pad])
         total += need
         n += 1
     return b"".join(out), n, False
@@ -271,18 +273,25 @@ def pack_payloads(payloads) -> tuple[bytes, int, bool]:
 def pack_record(seq: int, rtype: int, flags: int, time_ns: int, duration_ns: int, cpu: int,
                 pid: int, tid: int, arch: int, pidns: int, cgroup: int, nr: int, args,
                 retval: int, ip: int, sp: int, payloads=()) -> bytes:
-    pay, npay, truncated = pack_payloads(payloads) if payloads else (b"", 0, False)
-    if truncated:
-        flags |= TRUNCATED
-    a = [x & 0xFFFFFFFFFFFFFFFF for x in args]
-    if len(a) < 6:
-        a += [0] * (6 - len(a))
+    if payloads:
+        pay, npay, truncated = pack_payloads(payloads)
+        if truncated:
+            flags |= TRUNCATED
+    else:
+        pay, npay = b"", 0
+    m = 0xFFFFFFFFFFFFFFFF
+    if len(args) >= 6:
+        a0, a1, a2, a3, a4, a5 = args[:6]
+    else:
+        a0, a1, a2, a3, a4, a5 = (*args, 0, 0, 0, 0, 0, 0)[:6]
+    if retval.__class__ is not int or not -0x8000000000000000 <= retval <= 0x7FFFFFFFFFFFFFFF:
+        retval = _clamp_i64(retval)
     body = _REC.pack(RECORD_MAGIC, rtype, flags, seq, time_ns, duration_ns, cpu, pid, tid,
-                     arch & 0xFFFFFFFF, pidns, cgroup, nr & 0xFFFFFFFF, npay, *a[:6],
-                     _clamp_i64(retval), ip & 0xFFFFFFFFFFFFFFFF, sp & 0xFFFFFFFFFFFFFFFF,
-                     len(pay), _ZERO8)
-    crc = _crc32(pay, _crc32(body))
-    return body + _U32.pack(crc) + pay
+                     arch & 0xFFFFFFFF, pidns, cgroup, nr & 0xFFFFFFFF, npay, a0 & m, a1 & m,
+                     a2 & m, a3 & m, a4 & m, a5 & m, retval, ip & m, sp & m, len(pay), _ZERO8)
+    if pay:
+        return body + _U32.pack(_crc32(pay, _crc32(body))) + pay
+    return body + _U32.pack(_crc32(body))
 
 
 def _clamp_i64(v: int) -> int:
@@ -353,12 +362,16 @@ class Writer:
         return len(self._buf)
 
     def flush(self) -> None:
-        if not self._buf or self.fd < 0:
+        buf = self._buf
+        if not buf or self.fd < 0:
             return
         with self._lock:  # in seq order, even from several threads
-            data = self._buf[0] if len(self._buf) == 1 else b"".join(self._buf)
-            self._buf.clear()
-            self._write(data)
+            data = buf[0] if len(buf) == 1 else b"".join(buf)
+            buf.clear()
+            n = os.write(self.fd, data)  # one write per flush, nearly always whole
+            self.bytes_written += n
+            if n < len(data):
+                self._write(data[n:])
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
