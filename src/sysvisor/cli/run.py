@@ -16,7 +16,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="deny everything not allowed (an allow-list)")
     p.add_argument("--deny-bypass", action="store_true",
                    help="deny the syscalls that bypass path checks (io_uring, mount, ...)")
-    p.add_argument("--net", metavar="none", help="'none': no sockets but unix sockets")
+    p.add_argument("--net", metavar="none|allow=LIST",
+                   help="'none': no sockets but unix sockets; 'allow=ENTRY,...': connect/bind/"
+                        "sendto only to the listed addresses, e.g. "
+                        "'allow=connect:127.0.0.1:5432,bind:0.0.0.0:8080,unix:/run/app.sock'")
     p.add_argument("--fakeroot", action="store_true",
                    help="the program believes it runs as root: uid/gid 0, chown and device "
                         "nodes recorded, not done (advisory, like fakeroot)")
