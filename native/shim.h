@@ -172,7 +172,7 @@ struct sv_state {
     struct sv_region_hdr *region;
     size_t region_len;
     struct sv_ctx ctx;
-    int from;                /* the tid whose execve started this image (0: spawned) */
+    int from;                /* the tid whose execve started this image (0: unknown; -1: spawned) */
     struct sv_msg hello_pending;  /* HELLO built by sv_region_create, sent by sv_hello */
     int hello_fd;
     char shim_path[1024];
@@ -207,7 +207,7 @@ int sv_is_our_fd_name(const char *name) SV_HIDDEN;
 
 /* exec: check the target, build the environment */
 long sv_exec_check(int dirfd, const char *path, int flags) SV_HIDDEN;
-char **sv_exec_env(char *const *envp, void **mem, size_t *memlen) SV_HIDDEN;
+char **sv_exec_env(char *const *envp, int from, void **mem, size_t *memlen) SV_HIDDEN;
 void sv_exec_fds(int keep) SV_HIDDEN;
 
 /* freestanding helpers */

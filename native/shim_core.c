@@ -254,7 +254,7 @@ SV_HIDDEN int sv_core_init(char **envp, int method)
     if (!parse_num(conf, "sock", &sock) || !parse_num(conf, "cfg", &cfg))
         return -1;
     parse_num(conf, "up", &up);
-    long from = 0;
+    long from = -1;  /* present: this image comes from an execve by thread `from` */
     parse_num(conf, "from", &from);
     sv.from = (int)from;
     sv.hello_fd = -1;
@@ -757,9 +757,10 @@ SV_HIDDEN long sv_exec_check(int dirfd, const char *path, int flags)
 
 /* The environment for the next image: the program's envp plus LD_PRELOAD
  * (the shim first, then the program's own value if it had one) and our
- * variable. Built in a fresh mapping (*mem, *memlen) the caller unmaps if
+ * variable (with `from`, the thread that execs; 0 when unknown, as in a
+ * posix_spawn child). Built in a fresh mapping (*mem, *memlen) the caller unmaps if
  * the exec fails. */
-SV_HIDDEN char **sv_exec_env(char *const *envp, void **mem, size_t *memlen)
+SV_HIDDEN char **sv_exec_env(char *const *envp, int from, void **mem, size_t *memlen)
 {
     size_t n = 0, user_len = 0;
     const char *user = 0;
@@ -797,7 +798,7 @@ SV_HIDDEN char **sv_exec_env(char *const *envp, void **mem, size_t *memlen)
     s = cpy(s, ":up=");
     s = cpy(s, user && user_len ? "1" : "0");
     s = cpy(s, ":from=");
-    s = sv_utoa(s, (unsigned long)sv_gettid());
+    s = sv_utoa(s, (unsigned long)from);
     out[j] = 0;
     *mem = out;
     *memlen = len;

@@ -322,7 +322,7 @@ static long run_execve(struct sv_call *c)
     }
     void *mem = 0;
     size_t len = 0;
-    char **env = sv_exec_env(envp, &mem, &len);
+    char **env = sv_exec_env(envp, sv_gettid(), &mem, &len);
     if (!env)
         return -ENOMEM;
     sv_exec_fds(1);
@@ -538,9 +538,10 @@ __attribute__((constructor)) static void sv_sud_init(int argc, char **argv, char
         sv_die("cannot install the SIGSYS handler");
     uint64_t unblock = SIGSYS_BIT;
     S6(SYS_rt_sigprocmask, SIG_UNBLOCK, &unblock, 0, 8, 0, 0);
-    if (sv_region_create(sv.from ? SV_KIND_EXEC : SV_KIND_START) < 0)
+    int kind = sv.from >= 0 ? SV_KIND_EXEC : SV_KIND_START;
+    if (sv_region_create(kind) < 0)
         sv_die("cannot create the shared region");
-    sv_hello(sv.from ? SV_KIND_EXEC : SV_KIND_START, 0, 0, sv.from);
+    sv_hello(kind, (int)S6(SYS_getppid, 0, 0, 0, 0, 0, 0), 0, sv.from > 0 ? sv.from : 0);
     long e = arm_sud();
     if (e < 0)
         sv_die("prctl(PR_SET_SYSCALL_USER_DISPATCH) failed (Linux 5.11+ needed)");

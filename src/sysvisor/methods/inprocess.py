@@ -413,7 +413,7 @@ class InProcessEngine(EngineBase):
             cfg_fd = fcntl.fcntl(cfg, fcntl.F_DUPFD, FD_BASE)
             user = env.get("LD_PRELOAD")
             env["LD_PRELOAD"] = self.shim.path + (":" + user if user else "")
-            env[ENV_VAR] = f"v1:sock={sock_fd}:cfg={cfg_fd}:up={1 if user else 0}:from=0"
+            env[ENV_VAR] = f"v1:sock={sock_fd}:cfg={cfg_fd}:up={1 if user else 0}"
             try:
                 pid, go_fd, err_fd = _native.spawn(
                     os.fsencode(exe), [os.fsencode(a) for a in argv],
@@ -633,7 +633,8 @@ class InProcessEngine(EngineBase):
         kind, rid, pid, tid, ppid, ptid, former = m[1], m[2], m[3], m[4], m[5], m[6], m[7]
         self.seen.add(pid)
         proc = self.procs.get(pid)
-        if proc is None:
+        fresh = proc is None
+        if fresh:
             proc = self.procs[pid] = _Proc(pid)
             try:
                 proc.pidfd = os.pidfd_open(pid)
@@ -654,7 +655,11 @@ class InProcessEngine(EngineBase):
                     hook(pid, fd, region, kind)
                 except Exception as exc:  # noqa: BLE001
                     sys.stderr.write(f"sysvisor: region hook failed: {exc!r}\n")
+        if fresh and pid != self.root_pid and kind in (KIND_START, KIND_EXEC):
+            # an image whose fork the shim did not see (preload: posix_spawn, system...)
+            self._call_hooks("on_fork", ppid, tid, "fork")
         if kind == KIND_EXEC:
+            former = former or tid
             if former != tid:  # a non-leader thread exec'd: it took the leader's tid
                 self.threads.pop(former, None)
                 proc.tids.discard(former)
@@ -662,7 +667,7 @@ class InProcessEngine(EngineBase):
             call = self.pending_exec.pop(former, None) or self.pending_exec.pop(tid, None)
             if call is not None:
                 self._complete(call, 0)
-            self._call_hooks("on_exec", tid, former or tid)
+            self._call_hooks("on_exec", tid, former)
         elif kind in (KIND_FORK, KIND_VFORK):
             self.threads[tid] = _Thread(tid, pid)
             self._call_hooks("on_fork", ptid, tid, "fork" if kind == KIND_FORK else "vfork")
