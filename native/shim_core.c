@@ -284,8 +284,10 @@ SV_HIDDEN int sv_interested(unsigned arch, long nr, const unsigned long *args)
         }
     if (!a)
         return 0;
+    if (a->everything)
+        return 1;
     if (nr < 0 || (unsigned long)nr >= a->n)
-        return a->everything;
+        return 0;
     uint32_t e = a->ent[nr];
     if (e == 0)
         return 0;
