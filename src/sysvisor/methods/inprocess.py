@@ -533,6 +533,8 @@ class InProcessEngine(EngineBase):
         try:
             while True:
                 if self.eof and root_done and not by_pidfd:
+                    for proc in [p for p in self.procs.values() if p.pidfd < 0]:
+                        self._proc_ended(proc)  # gone before we could hold a pidfd
                     return
                 for fd, ev in poller.poll():
                     if fd == sfd:
@@ -616,6 +618,8 @@ class InProcessEngine(EngineBase):
             proc = self.procs.get(m[3])
             if proc is not None:
                 proc.exit_code = m[8]
+                if proc.pidfd < 0:
+                    self._proc_ended(proc)
         elif t == MSG_NOTE:
             text = data[MSG.size:].decode("utf-8", "replace")
             if text not in self.notes:
@@ -641,7 +645,7 @@ class InProcessEngine(EngineBase):
                 poller.register(proc.pidfd, select.POLLIN)
                 by_pidfd[proc.pidfd] = proc
             except OSError:
-                proc.pidfd = -1  # already gone
+                proc.pidfd = -1  # already gone (and reaped): its exit_group message ends it
         if fd >= 0:
             old = proc.region
             region = _Region(fd, m)
@@ -683,12 +687,13 @@ class InProcessEngine(EngineBase):
         status = None
         if proc.pid == self.root_pid and self.root_status is not None:
             status = self.root_status
-        if status is None:
+        if status is None and proc.pidfd >= 0:
             status = _pidfd_exit_status(proc.pidfd)
         if status is None:
             status = (proc.exit_code & 0xFF) << 8 if proc.exit_code is not None else 9  # unknown: SIGKILL
-        os.close(proc.pidfd)
-        proc.pidfd = -1
+        if proc.pidfd >= 0:
+            os.close(proc.pidfd)
+            proc.pidfd = -1
         proc.ended = True
         for tid in sorted(proc.tids - {proc.pid}):
             if self.threads.pop(tid, None) is not None:
