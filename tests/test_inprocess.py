@@ -506,3 +506,26 @@ def test_supervisor_death_program_dies(progs, priv, method, tmp_world):
         return False
 
     assert run_as(priv, fn, progs.path("sleeper"), tmp_world)
+
+
+def test_sigsys_and_masks_as_the_program_sees_them(progs, priv, method):
+    """The program's own SIGSYS handler, SIGSYS in its masks, handlers with
+    a full sa_mask: all behave as without the shim."""
+    path = progs.path("sud_signals")
+    native = run_as(priv, lambda: subprocess.run([path], capture_output=True, text=True).stdout)
+    status, out = run_as(priv, traced, [path], [Count("getpid", "getppid", "kill")], method)
+    assert status == 0 and out == native and out.startswith("sigsys ok")
+
+
+def test_python_subprocess_vfork_exec(priv, method):
+    """CPython's subprocess (vfork + exec in the child) and os.system."""
+    code = ("import subprocess, os; r = subprocess.run(['echo', 'x'], capture_output=True); "
+            "print(r.stdout.decode().strip(), os.system('exit 3') >> 8)")
+
+    def fn():
+        e = Execs()
+        return traced(["python3", "-c", code], [e], method) + (e.paths,)
+
+    status, out, paths = run_as(priv, fn)
+    assert status == 0 and out.split() == ["x", "3"]
+    assert any(p and p.endswith("/echo") for p in paths)
