@@ -430,7 +430,7 @@ def test_errors_are_clear():
     with pytest.raises(sysvisor.UsageError, match="unknown method"):
         sysvisor.Session([], method="nope")
     with pytest.raises(sysvisor.MethodUnavailable, match="not implemented"):
-        sysvisor.Session([], method="sud")
+        sysvisor.Session([], method="ebpf")
 
     class Enf(sysvisor.Layer):
         enforcing = True

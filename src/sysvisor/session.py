@@ -55,6 +55,10 @@ class Session:
             from .methods.unotify import UnotifyEngine
 
             return UnotifyEngine(self)
+        if self.method.name in ("sud", "preload"):
+            from .methods.inprocess import InProcessEngine
+
+            return InProcessEngine(self, self.method.name)
         raise SysvisorError(f"method {self.method.name} has no engine")  # guarded by choose()
 
     # ---- starting ---------------------------------------------------------

@@ -31,6 +31,9 @@ class MethodInfo:
     requires: tuple[str, ...]  # kernel features (sysvisor.kernel.probe names)
     implemented: bool
     cost: int  # relative cost per intercepted call: lower is cheaper
+    # `auto` may pick it: the in-process methods may not, since they lose
+    # calls (the loader's, static programs', and for preload libc's own)
+    auto: bool = True
 
 
 METHODS: dict[str, MethodInfo] = {
@@ -48,11 +51,15 @@ METHODS: dict[str, MethodInfo] = {
         MethodInfo("unotify", "seccomp user notification; executes calls on the program's behalf",
                    frozenset({"observe", "answer", "boundary"}),
                    ("seccomp_user_notif", "seccomp_addfd", "pidfd_open", "pidfd_getfd"), True, 15),
+        # In-process (methods/inprocess.py): never a boundary (the program can
+        # corrupt the shim); "events" are fork/vfork/clone, exec and exit, not
+        # signal deliveries or group-stops.
         MethodInfo("sud", "syscall user dispatch: SIGSYS in-process, no context switch",
-                   frozenset({"observe", "change_args", "answer", "result"}),
-                   ("syscall_user_dispatch",), False, 5),
-        MethodInfo("preload", "libc overlay (LD_PRELOAD): a function call per syscall",
-                   frozenset({"observe", "change_args", "answer", "result"}), (), False, 1),
+                   frozenset({"observe", "change_args", "answer", "result", "events"}),
+                   ("syscall_user_dispatch",), True, 5, auto=False),
+        MethodInfo("preload", "libc overlay (LD_PRELOAD): a function call per libc syscall wrapper",
+                   frozenset({"observe", "change_args", "answer", "result", "events"}), (), True, 1,
+                   auto=False),
         MethodInfo("ebpf", "system-wide tracepoints, observe only",
                    frozenset({"observe", "attach"}), ("ebpf", "btf"), False, 0),
     )
@@ -68,6 +75,10 @@ def method_problems(info: MethodInfo, thorough: bool = False) -> list[str]:
     from ..kernel import probe
 
     out = []
+    if info.name in ("sud", "preload"):
+        from .inprocess import shim_problems
+
+        out += shim_problems(info.name)
     for feat in info.requires:
         if not thorough and probe.presumed(feat):
             continue
@@ -120,7 +131,7 @@ def choose(name: str, layers, attach: bool = False, insecure: bool = False) -> t
         return info, f"method {name} (chosen by the user)"
     tried = []
     for info in sorted(METHODS.values(), key=lambda m: m.cost):
-        if not all(c in info.capabilities for c in need):
+        if not info.auto or not all(c in info.capabilities for c in need):
             continue
         problems = method_problems(info)
         if problems:
