@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -574,19 +576,130 @@ sv_kcmp(PyObject *self, PyObject *args)
     return PyLong_FromLong(r);
 }
 
-/* fscreds(fsuid, fsgid, groups) -> (old_fsuid, old_fsgid): set the calling
- * THREAD's filesystem uid/gid and supplementary groups with raw system calls
- * (glibc would broadcast setgroups to every thread). groups None: unchanged.
- * Used by a root supervisor to act on behalf of an unprivileged program. */
-static PyObject *
-sv_fscreds(PyObject *self, PyObject *args)
+/* proc_status(tid) -> (umask, (ruid, euid, suid, fsuid), (rgid, egid, sgid, fsgid),
+ *                      groups, cap_effective, threads)
+ * parsed from /proc/TID/status in one read: what acting on a task's behalf
+ * needs to know about its credentials (umask -1 if the kernel omits it). */
+static int
+status_field(const char *buf, const char *key, const char **val)
 {
-    long long uid, gid;
+    const char *p = buf;
+    size_t klen = strlen(key);
+    while (p && *p) {
+        if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+            *val = p + klen + 1;
+            return 1;
+        }
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return 0;
+}
+
+static int
+parse_ids(const char *buf, const char *key, long out[4])
+{
+    const char *v;
+    char *end;
+    int i;
+    if (!status_field(buf, key, &v))
+        return 0;
+    for (i = 0; i < 4; i++) {
+        out[i] = strtol(v, &end, 10);
+        if (end == v)
+            return 0;
+        v = end;
+    }
+    return 1;
+}
+
+static PyObject *
+sv_proc_status(PyObject *self, PyObject *args)
+{
+    int tid, fd;
+    char path[64], buf[8192];
+    ssize_t n = 0, r;
+    long uids[4], gids[4], umask_v = -1, threads = 0;
+    unsigned long long capeff = 0;
+    const char *v;
+    PyObject *groups, *res;
+    if (!PyArg_ParseTuple(args, "i", &tid))
+        return NULL;
+    snprintf(path, sizeof path, "/proc/%d/status", tid);
+    Py_BEGIN_ALLOW_THREADS
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        while (n < (ssize_t)sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+            n += r;
+        close(fd);
+    }
+    Py_END_ALLOW_THREADS
+    if (fd < 0)
+        return errno_error();
+    buf[n] = 0;
+    if (!parse_ids(buf, "Uid", uids) || !parse_ids(buf, "Gid", gids)) {
+        errno = EIO;
+        return errno_error();
+    }
+    if (status_field(buf, "Umask", &v))
+        umask_v = strtol(v, NULL, 8);
+    if (status_field(buf, "Threads", &v))
+        threads = strtol(v, NULL, 10);
+    if (status_field(buf, "CapEff", &v))
+        capeff = strtoull(v, NULL, 16);
+    groups = PyList_New(0);
+    if (!groups)
+        return NULL;
+    if (status_field(buf, "Groups", &v)) {
+        char *end;
+        for (;;) {
+            long g;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            if (*v == '\n' || !*v)
+                break;
+            g = strtol(v, &end, 10);
+            if (end == v)
+                break;
+            PyObject *o = PyLong_FromLong(g);
+            if (!o || PyList_Append(groups, o) < 0) {
+                Py_XDECREF(o);
+                Py_DECREF(groups);
+                return NULL;
+            }
+            Py_DECREF(o);
+            v = end;
+        }
+    }
+    res = Py_BuildValue("(l(llll)(llll)NKl)", umask_v, uids[0], uids[1], uids[2], uids[3],
+                        gids[0], gids[1], gids[2], gids[3], PyList_AsTuple(groups), capeff, threads);
+    Py_DECREF(groups);
+    return res;
+}
+
+/* thread_creds(uids, gids, groups, cap_effective): set the calling THREAD's
+ * credentials with raw system calls (glibc's set*id would change every
+ * thread of the supervisor): uids and gids are (real, effective, saved, fs),
+ * groups a sequence or None (unchanged), cap_effective a mask or -1
+ * (unchanged; it can only be raised within the permitted set). Going from
+ * a non-root euid back to root, the uids change first (to get CAP_SETGID
+ * back), otherwise last. Used by a root supervisor to act as the program
+ * it serves (layers/confine), and to return. */
+struct sv_cap_header { uint32_t version; int pid; };
+struct sv_cap_data { uint32_t effective, permitted, inheritable; };
+
+static PyObject *
+sv_thread_creds(PyObject *self, PyObject *args)
+{
+    long u[4], g[4];
+    long long capeff;
     PyObject *groups;
     gid_t gl[256];
-    Py_ssize_t i, n = 0;
-    long ou, og;
-    if (!PyArg_ParseTuple(args, "LLO", &uid, &gid, &groups))
+    Py_ssize_t i, n = -1;
+    int up;
+    if (!PyArg_ParseTuple(args, "(llll)(llll)OL", &u[0], &u[1], &u[2], &u[3],
+                          &g[0], &g[1], &g[2], &g[3], &groups, &capeff))
         return NULL;
     if (groups != Py_None) {
         PyObject *fast = PySequence_Fast(groups, "groups must be a sequence");
@@ -603,18 +716,35 @@ sv_fscreds(PyObject *self, PyObject *args)
         Py_DECREF(fast);
         if (PyErr_Occurred())
             return NULL;
-        if (syscall(SYS_setgroups, (int)n, gl) < 0)
-            return errno_error();
     }
-    og = syscall(SYS_setfsgid, (gid_t)gid);
-    ou = syscall(SYS_setfsuid, (uid_t)uid);
+    up = u[1] == 0 && syscall(SYS_geteuid) != 0;
+    if (up && syscall(SYS_setresuid, (uid_t)u[0], (uid_t)u[1], (uid_t)u[2]) < 0)
+        return errno_error();
+    if (n >= 0 && syscall(SYS_setgroups, (int)n, gl) < 0)
+        return errno_error();
+    if (syscall(SYS_setresgid, (gid_t)g[0], (gid_t)g[1], (gid_t)g[2]) < 0)
+        return errno_error();
+    syscall(SYS_setfsgid, (gid_t)g[3]);
+    if (!up && syscall(SYS_setresuid, (uid_t)u[0], (uid_t)u[1], (uid_t)u[2]) < 0)
+        return errno_error();
+    syscall(SYS_setfsuid, (uid_t)u[3]);
     /* setfsuid/setfsgid report nothing: check that the change took effect */
-    if (syscall(SYS_setfsuid, (uid_t)-1) != (long)(uid_t)uid ||
-        syscall(SYS_setfsgid, (gid_t)-1) != (long)(gid_t)gid) {
+    if (syscall(SYS_setfsuid, (uid_t)-1) != (long)(uid_t)u[3] ||
+        syscall(SYS_setfsgid, (gid_t)-1) != (long)(gid_t)g[3]) {
         errno = EPERM;
         return errno_error();
     }
-    return Py_BuildValue("(ll)", ou, og);
+    if (capeff >= 0) {
+        struct sv_cap_header h = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+        struct sv_cap_data d[2];
+        if (syscall(SYS_capget, &h, d) < 0)
+            return errno_error();
+        d[0].effective = (uint32_t)capeff & d[0].permitted;
+        d[1].effective = (uint32_t)((unsigned long long)capeff >> 32) & d[1].permitted;
+        if (syscall(SYS_capset, &h, d) < 0)
+            return errno_error();
+    }
+    Py_RETURN_NONE;
 }
 
 /* landlock_create_ruleset(handled_fs, handled_net=0, scoped=0, flags=0) -> fd;
@@ -657,39 +787,6 @@ sv_landlock_add_path_rule(PyObject *self, PyObject *args)
         return errno_error();
     Py_RETURN_NONE;
 }
-
-/* The ruleset the next listener-mode spawn() of this thread applies in the
- * child (landlock_arm), and the pid of the last child that applied one. */
-static __thread int armed_landlock_fd = -1;
-static __thread long last_landlock_pid = 0;
-
-/* landlock_arm(fd): the next spawn() in listener mode made by this thread
- * restricts its child with this ruleset (a dup is kept; -1 disarms). */
-static PyObject *
-sv_landlock_arm(PyObject *self, PyObject *args)
-{
-    int fd, d = -1;
-    if (!PyArg_ParseTuple(args, "i", &fd))
-        return NULL;
-    if (fd >= 0) {
-        d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (d < 0)
-            return errno_error();
-    }
-    if (armed_landlock_fd >= 0)
-        close(armed_landlock_fd);
-    armed_landlock_fd = d;
-    Py_RETURN_NONE;
-}
-
-/* landlock_last_pid() -> the pid of the last child that this thread spawned
- * with a Landlock ruleset (0: none) */
-static PyObject *
-sv_landlock_last_pid(PyObject *self, PyObject *noargs)
-{
-    return PyLong_FromLong(last_landlock_pid);
-}
-
 
 /* ---- spawning ---------------------------------------------------------- */
 
@@ -735,7 +832,7 @@ child_fail(int fd, int stage)
     _exit(127);
 }
 
-/* spawn(path, argv, envp, cwd, filter, filter_flags[, exec_cookie, try_flags])
+/* spawn(path, argv, envp, cwd, filter, filter_flags[, exec_cookie, try_flags, landlock_fds])
  *   -> (pid, go_fd, err_fd)
  *
  * The child waits on go_fd until the supervisor has seized it, then installs
@@ -751,7 +848,13 @@ child_fail(int fd, int stage)
  * syscall(SYS_execve, path, argv, envp, exec_cookie): a filter that notifies
  * that execve (args[3] == cookie) holds the child in the kernel until the
  * supervisor has taken the listener with pidfd_getfd(L); the child's own
- * copy is O_CLOEXEC, so the program never sees it. */
+ * copy is O_CLOEXEC, so the program never sees it.
+ *
+ * landlock_fds: Landlock ruleset fds the child applies, in order, with
+ * landlock_restrict_self after PR_SET_NO_NEW_PRIVS and before the seccomp
+ * filter (stage 6 on failure): in listener mode the only system call after
+ * seccomp() must be the cookie execve, so nothing else may follow it. The
+ * layers hand them over with Layer.spawn_setup (sysvisor.spawn). */
 static PyObject *
 sv_spawn(PyObject *self, PyObject *args)
 {
@@ -765,20 +868,28 @@ sv_spawn(PyObject *self, PyObject *args)
     struct sock_fprog prog = { 0, NULL };
     Py_buffer fb = { 0 };
     int have_filter = 0;
-    int landlock_fd = -2, consumed_fd = -1;
+    PyObject *landlock_o = NULL;
+    int landlock_fds[8];
+    int n_landlock = 0, i;
 
-    if (!PyArg_ParseTuple(args, "OOOOOI|KIi", &path, &argv_o, &envp_o, &cwd, &filt, &filter_flags,
-                          &exec_cookie, &try_flags, &landlock_fd))
+    if (!PyArg_ParseTuple(args, "OOOOOI|KIO", &path, &argv_o, &envp_o, &cwd, &filt, &filter_flags,
+                          &exec_cookie, &try_flags, &landlock_o))
         return NULL;
-    /* landlock_fd: -2 (default) = the ruleset armed by landlock_arm() for
-     * this thread, consumed by a listener-mode spawn only; -1 = none */
-    if (landlock_fd == -2) {
-        landlock_fd = -1;
-        if (exec_cookie && armed_landlock_fd >= 0) {
-            landlock_fd = armed_landlock_fd;
-            armed_landlock_fd = -1;
-            consumed_fd = landlock_fd;
+    if (landlock_o != NULL && landlock_o != Py_None) {
+        PyObject *fast = PySequence_Fast(landlock_o, "landlock_fds must be a sequence of fds");
+        if (!fast)
+            return NULL;
+        n_landlock = (int)PySequence_Fast_GET_SIZE(fast);
+        if (n_landlock > 8) {
+            Py_DECREF(fast);
+            PyErr_SetString(PyExc_ValueError, "at most 8 Landlock rulesets");
+            return NULL;
         }
+        for (i = 0; i < n_landlock; i++)
+            landlock_fds[i] = (int)PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        Py_DECREF(fast);
+        if (PyErr_Occurred())
+            return NULL;
     }
     if (!PyBytes_Check(path) || (cwd != Py_None && !PyBytes_Check(cwd))) {
         PyErr_SetString(PyExc_TypeError, "path and cwd must be bytes");
@@ -835,12 +946,15 @@ sv_spawn(PyObject *self, PyObject *args)
         close(go[0]);
         if (cwd != Py_None && chdir(PyBytes_AS_STRING(cwd)) < 0)
             child_fail(err[1], 1);
-        if (have_filter) {
+        if (have_filter || n_landlock) {
             if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(err[1], 2);
             /* Landlock backstop: the program, not the supervisor */
-            if (landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, landlock_fd, 0) < 0)
-                child_fail(err[1], 6);
+            for (i = 0; i < n_landlock; i++)
+                if (syscall(SYS_landlock_restrict_self, landlock_fds[i], 0) < 0)
+                    child_fail(err[1], 6);
+        }
+        if (have_filter) {
             if (exec_cookie) {
                 struct spawn_error lis = { 0, -1 };
                 long r;
@@ -865,19 +979,8 @@ sv_spawn(PyObject *self, PyObject *args)
             if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter_flags, &prog) < 0)
                 child_fail(err[1], 3);
         }
-        if (landlock_fd >= 0) {
-            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                child_fail(err[1], 2);
-            if (syscall(SYS_landlock_restrict_self, landlock_fd, 0) < 0)
-                child_fail(err[1], 6);
-        }
         execve(PyBytes_AS_STRING(path), argv, envp);
         child_fail(err[1], 4);
-    }
-    if (consumed_fd >= 0) {
-        close(consumed_fd);
-        if (pid > 0)
-            last_landlock_pid = pid;
     }
     if (pid < 0) {
         errno_error();
@@ -1303,11 +1406,10 @@ static PyMethodDef methods[] = {
     {"utimensat", sv_utimensat, METH_VARARGS, "utimensat(dirfd, path, times32|None, flags)"},
     {"inotify_add_watch", sv_inotify_add_watch, METH_VARARGS, "inotify_add_watch(fd, path, mask)"},
     {"kcmp", sv_kcmp, METH_VARARGS, "kcmp(pid1, pid2, type, idx1, idx2)"},
-    {"fscreds", sv_fscreds, METH_VARARGS, "per-thread setgroups/setfsgid/setfsuid"},
+    {"proc_status", sv_proc_status, METH_VARARGS, "a task's umask, ids, groups, CapEff, threads"},
+    {"thread_creds", sv_thread_creds, METH_VARARGS, "set the calling thread's ids, groups, CapEff"},
     {"landlock_create_ruleset", sv_landlock_create_ruleset, METH_VARARGS, "landlock_create_ruleset"},
     {"landlock_add_path_rule", sv_landlock_add_path_rule, METH_VARARGS, "landlock_add_rule(PATH_BENEATH)"},
-    {"landlock_arm", sv_landlock_arm, METH_VARARGS, "ruleset for this thread's next listener spawn"},
-    {"landlock_last_pid", sv_landlock_last_pid, METH_NOARGS, "pid of the last Landlock-restricted spawn"},
     {NULL, NULL, 0, NULL},
 };
 

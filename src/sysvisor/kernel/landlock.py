@@ -24,11 +24,23 @@ Which ABI each right needs (LANDLOCK_CREATE_RULESET_VERSION):
                                           handled before v5
     (v4 TCP, v6 scoping, v7 audit: not used by the file view)
 
+    (a file)                  1    5.13   EXECUTE | READ_FILE on the exec
+                                          helper when it is a file, not a
+                                          memfd (layers/confine/execs.py)
+
+Not covered by any ABI, hence done by the supervisor alone: chmod, chown,
+utimes and xattrs (metadata), connect/sendto to pathname unix sockets
+(layers/confine/sockets.py executes them); memfds are never restricted
+(the helper relies on it; a program may run code it wrote itself, which is
+no escape from the view).
+
 A ruleset handles (denies by default) every right the running kernel
 knows among these; each rule grants a subset beneath one directory. The
-supervisor builds the ruleset; the spawned child applies it with
-landlock_restrict_self after PR_SET_NO_NEW_PRIVS, right before exec
-(_native.spawn); the supervisor itself is never restricted.
+supervisor builds the ruleset; a layer hands it to the engine with
+Layer.spawn_setup (sysvisor.spawn.Landlock), and the spawned child applies
+it with landlock_restrict_self after PR_SET_NO_NEW_PRIVS, before the
+seccomp filter and exec (_native.spawn); the supervisor itself is never
+restricted.
 """
 from __future__ import annotations
 
@@ -93,8 +105,8 @@ def rights_for(readonly: bool, abi: int) -> int:
 class Ruleset:
     """A Landlock ruleset fd built from (directory fd, readonly) rules.
 
-        rs = Ruleset.build([(rootfd, False), (usrfd, True)])
-        if rs: _native.spawn(..., landlock_fd=rs.fd)
+        rs = Ruleset.build([(rootfd, False, "/srv/root"), (usrfd, True, "/usr")])
+        if rs: return [sysvisor.spawn.Landlock(rs.fd)]   # from Layer.spawn_setup
     """
 
     def __init__(self, fd: int, abi: int, rules: list[tuple[str, int]]):
@@ -103,8 +115,11 @@ class Ruleset:
         self.rules = rules  # (description, allowed rights), for the report
 
     @classmethod
-    def build(cls, mounts: list[tuple[int, bool, str]]) -> "Ruleset | None":
-        """mounts: (O_PATH directory fd, readonly, description). None when
+    def build(cls, mounts: list[tuple[int, bool, str]],
+              executables: list[tuple[int, str]] = ()) -> "Ruleset | None":
+        """mounts: (O_PATH directory fd, readonly, description);
+        executables: (fd of a file, description) that may be read and
+        executed (ABI 1; a rule on a file takes file rights only). None when
         the kernel has no Landlock (the caller says so: honest fallback)."""
         abi = abi_version()
         if abi < 1:
@@ -116,6 +131,9 @@ class Ruleset:
                 allowed = rights_for(readonly, abi)
                 _native.landlock_add_path_rule(fd, allowed, dfd)
                 rules.append((what, allowed))
+            for ffd, what in executables:
+                _native.landlock_add_path_rule(fd, EXECUTE | READ_FILE, ffd)
+                rules.append((what, EXECUTE | READ_FILE))
         except BaseException:
             os.close(fd)
             raise

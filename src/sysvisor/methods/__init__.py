@@ -16,6 +16,7 @@ CAPABILITIES = {
     "attach": "attach to a running process",
     "boundary": "be a security boundary (decisions the program cannot race)",
     "events": "report fork, exec, signal and group-stop events to on_fork/on_exec/on_signal/on_stop",
+    "on_behalf": "execute calls on the program's behalf (hand it file descriptors, fetch its own)",
 }
 
 # Event hooks that need the "events" capability: a layer that defines one
@@ -46,7 +47,7 @@ METHODS: dict[str, MethodInfo] = {
         # behalf: the engine refuses to CONTINUE a call an enforcing layer
         # decided on after reading the program's memory (methods/unotify.py).
         MethodInfo("unotify", "seccomp user notification; executes calls on the program's behalf",
-                   frozenset({"observe", "answer", "boundary"}),
+                   frozenset({"observe", "answer", "boundary", "on_behalf"}),
                    ("seccomp_user_notif", "seccomp_addfd", "pidfd_open", "pidfd_getfd"), True, 15),
         MethodInfo("sud", "syscall user dispatch: SIGSYS in-process, no context switch",
                    frozenset({"observe", "change_args", "answer", "result"}),
@@ -112,7 +113,8 @@ def choose(name: str, layers, attach: bool = False, insecure: bool = False) -> t
             able = [m.name for m in METHODS.values() if all(c in m.capabilities for c in need)]
             hint = f"; methods that can: {', '.join(able)}" if able else ""
             if "boundary" in missing:
-                hint += " (or accept an insecure run explicitly)"
+                hint += (" (or accept an insecure run explicitly: --insecure on the command line, "
+                         "insecure=True in Python)")
             raise CapabilityError(f"method {name} cannot {who}{hint}")
         problems = method_problems(info)
         if problems:

@@ -33,9 +33,13 @@ pointer arguments again after the supervisor looked at them. If a layer
 with `enforcing = True` read the program's memory while handling a call and
 the verdict is still "run it", the engine fails the call with EPERM and
 reports it once: such a layer must execute the call on the program's
-behalf (openat2 + call.inject_fd, or call.ret). Every memory read is
-followed by NOTIF_ID_VALID before the data is used, so a pid reused after
-the caller died cannot feed another process's memory to a layer.
+behalf (openat2 + call.inject_fd, or call.ret). The one exception is
+exec, which no supervisor can perform for another process: a layer that
+checked an execve/execveat and made it safe to run as is (see
+layers/confine) says so with `call.continue_exec(why)`, which clears the
+mark for its own reads only. Every memory read is followed by
+NOTIF_ID_VALID before the data is used, so a pid reused after the caller
+died cannot feed another process's memory to a layer.
 
 If the supervisor dies, the listener closes: pending and future notified
 syscalls fail with ENOSYS (fail closed); the first process also gets
@@ -45,18 +49,18 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import sys
 import threading
 import time
 
 from .. import _native
 from ..arch import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, to_signed
-from ..call import FAIL, INJECT, RETURN, Call
+from ..call import ANSWERED, FAIL, INJECT, RETURN, Call
 from ..errors import AttachError, CapabilityError, MethodUnavailable, SpawnError, SysvisorError
 from ..kernel import bpf
 from ..kernel import unotify as ku
 from ..kernel.filter import Predicate, compile_filter
-from . import resolve_command
 from .base import EngineBase
 from ..kernel.procfs import tgid as _tgid
 from .ptrace import build_abis, stack_interests
@@ -72,8 +76,15 @@ _read_str = _native.read_str
 _M64 = 0xFFFFFFFFFFFFFFFF
 
 _SPAWN_STAGES = {1: "chdir", 2: "prctl(PR_SET_NO_NEW_PRIVS)", 3: "seccomp filter (user notification)",
-                 4: "exec", 5: "start"}
+                 4: "exec", 5: "start", 6: "landlock_restrict_self"}
 _CANNOT_CHANGE = ("ptrace", "seccomp")
+# restart_exec: end the call so that the kernel restarts it, and hold the
+# thread in a ptrace stop meanwhile to change its registers
+ERESTARTNOINTR = 513
+PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_DETACH = 0x4206, 0x4207, 17
+PTRACE_EVENT_STOP = 128
+WALL, WNOTHREAD = 0x40000000, 0x20000000
+SCRATCH_GAP = 4096  # below the red zone, clear of a signal frame's first bytes
 _CONTINUE_REFUSED = ("decided on pointer arguments then continued: fails closed; "
                      "execute the call on the program's behalf instead")
 
@@ -82,7 +93,8 @@ class _Notif:
     """One notification being handled: the Call's memory accessor (every
     read re-checked with NOTIF_ID_VALID) and the method's per-call record."""
 
-    __slots__ = ("engine", "fd", "id", "tid", "cur", "read_by", "inject", "inject_cloexec", "pidfd")
+    __slots__ = ("engine", "fd", "id", "tid", "cur", "read_by", "inject", "inject_cloexec", "pidfd",
+                 "exec_why")
 
     def __init__(self, engine: "UnotifyEngine", fd: int, id: int, tid: int):
         self.engine = engine
@@ -91,6 +103,7 @@ class _Notif:
         self.tid = tid
         self.cur = None  # the layer whose handler runs (tracked with enforcing layers)
         self.read_by = None  # an enforcing layer that read the program's memory
+        self.exec_why = None  # why an enforcing layer let this exec continue (call.continue_exec)
         self.inject = -1  # the supervisor's copy of the fd to inject
         self.inject_cloexec = False
         self.pidfd = -1
@@ -185,6 +198,16 @@ class UnotifyCall(Call):
     def on_exit(self, fn) -> None:
         raise self._no_change("on_exit", "see or change the result of a syscall it lets through")
 
+    def _continue_checked(self, why: str) -> None:
+        n = self._mem
+        n.read_by = None  # this layer's reads led to a checked decision
+        n.exec_why = why
+
+    def restart_exec(self, path: bytes, argv: list, before_resume=None) -> int:
+        if self.name not in self.EXEC_CALLS:
+            raise ValueError(f"call.restart_exec() is for execve/execveat only, not {self.name}")
+        return _restart_exec(self, path, argv, before_resume)
+
     def inject_fd(self, fd: int, cloexec: bool = False) -> None:
         n = self._mem
         dup = os.dup(fd)  # the caller may close its own
@@ -209,6 +232,83 @@ class UnotifyCall(Call):
                 raise ProcessLookupError(errno.ESRCH, "the calling thread is gone")
             n.pidfd = pidfd
         return ku.pidfd_getfd(n.pidfd, int(fd))
+
+
+def _syscall_sp(tid: int) -> int:
+    """The stack pointer of a thread blocked in a system call."""
+    with open(f"/proc/{tid}/syscall") as f:
+        fields = f.read().split()
+    if len(fields) < 9:
+        raise OSError(errno.ESRCH, "the thread is not in a system call")
+    return int(fields[7], 16)
+
+
+def _restart_exec(call: "UnotifyCall", path: bytes, argv: list, before_resume) -> int:
+    """See Call.restart_exec. The scratch (strings, then the argv array) is
+    written below the thread's stack pointer: its own stack, which nothing
+    else uses (a vfork parent's frames are above it), so nothing the program
+    holds is changed, whether or not the exec succeeds."""
+    from ..arch import NT_PRSTATUS, layout_for
+
+    n = call._mem
+    tid = call.tid
+    compat = call.audit != AUDIT_ARCH_X86_64
+    psize = 4 if compat else 8
+    sp = _syscall_sp(tid)
+    strings = [path] + [a for a in argv if isinstance(a, bytes)]
+    size = sum(len(x) + 1 for x in strings) + psize * (len(argv) + 2) + 32
+    base = (sp - 128 - SCRATCH_GAP - size) & ~15
+    if compat and base + size >= 1 << 32:
+        raise OSError(errno.EFAULT, "the thread's stack is out of reach of 32-bit pointers")
+    # lay out: path, new strings, then the pointer array
+    blob = bytearray()
+    addr_of = {}
+    for x in strings:
+        if id(x) not in addr_of:
+            addr_of[id(x)] = base + len(blob)
+            blob += x + b"\0"
+    blob += b"\0" * (-len(blob) % 16)
+    array_at = base + len(blob)
+    ptrs = [addr_of[id(a)] if isinstance(a, bytes) else int(a) for a in argv] + [0]
+    blob += struct.pack(f"<{len(ptrs)}{'I' if compat else 'Q'}", *ptrs)
+    _native.ptrace(PTRACE_SEIZE, tid, 0, 0)
+    try:
+        _native.ptrace(PTRACE_INTERRUPT, tid, 0, 0)
+        if not n.valid():
+            raise OSError(errno.ESRCH, "the thread is gone")
+        _send(n.fd, n.id, 0, ERESTARTNOINTR, 0)  # ended, to be restarted
+        call.verdict = ANSWERED
+        while True:
+            _, status = os.waitpid(tid, WALL | WNOTHREAD)
+            if not os.WIFSTOPPED(status):
+                return 0  # it died meanwhile
+            if status >> 16 == PTRACE_EVENT_STOP:
+                break
+            _native.ptrace(7, tid, 0, os.WSTOPSIG(status))  # PTRACE_CONT: a signal first
+        raw = _native.getregset(tid, NT_PRSTATUS, 512)
+        lay = layout_for(call.audit, len(raw))
+        regs = list(struct.unpack(lay.fmt, raw))
+        try:
+            if _native.write_mem(tid, base, bytes(blob)) != len(blob):
+                raise OSError(errno.EFAULT, "cannot write below the stack pointer")
+            a = lay.args
+            if call.name == "execve":
+                regs[a[0]], regs[a[1]] = base, array_at
+            else:  # execveat(AT_FDCWD, path, argv, envp, 0)
+                regs[a[0]], regs[a[1]], regs[a[2]], regs[a[4]] = \
+                    (-100) & ((1 << (8 * psize)) - 1), base, array_at, 0
+        except OSError:
+            regs[lay.args[0 if call.name == "execve" else 1]] = 0  # restarts and fails: EFAULT
+            base = 0
+        _native.setregset(tid, NT_PRSTATUS, struct.pack(lay.fmt, *regs))
+        if before_resume is not None and base:
+            before_resume(base)  # the restarted call may be notified at once
+        return base
+    finally:
+        try:
+            _native.ptrace(PTRACE_DETACH, tid, 0, 0)
+        except OSError:
+            pass
 
 
 def _tracked(layer, fn):
@@ -243,6 +343,7 @@ class UnotifyEngine(EngineBase):
         self.threads: dict[int, int] = {}  # the spawned process, until it is reaped
         self.root_pid: int | None = None
         self.root_status: int | None = None
+        self.spawn_thread = None
         self.listener: ku.Listener | None = None
         self.stack_lock = threading.Lock()  # chains without a blocking handler run one at a time
         self.recv_lock = threading.Lock()  # one receiver polls at a time
@@ -286,7 +387,7 @@ class UnotifyEngine(EngineBase):
     def spawn(self, argv: list[str], env: dict | None, cwd: str | None) -> int:
         if self.root_pid is not None:
             raise SysvisorError("a unotify session runs one program")
-        exe, env = resolve_command(argv, env)
+        exe, env, plan = self.spawn_plan(argv, env, cwd)
         filt = self.compile_filter()
         from . import explain
 
@@ -294,7 +395,8 @@ class UnotifyEngine(EngineBase):
             pid, listener, err_fd = ku.spawn_with_listener(
                 os.fsencode(exe), [os.fsencode(a) for a in argv],
                 [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()],
-                None if cwd is None else os.fsencode(cwd), filt, wait_killable=self.wait_killable)
+                None if plan.cwd is None else os.fsencode(plan.cwd), filt,
+                wait_killable=self.wait_killable, landlock_fds=plan.landlock_fds)
         except ku.SpawnFailed as e:
             msg = f"{_SPAWN_STAGES.get(e.stage, 'start')}: {os.strerror(e.err)}"
             if e.stage == 3 and e.err == errno.EBUSY:
@@ -313,6 +415,8 @@ class UnotifyEngine(EngineBase):
         self.root_pid = pid
         self.threads[pid] = pid
         self.spawn_err_fd = err_fd
+        self.spawn_thread = threading.get_ident()
+        self.session.spawn_actions = plan.actions
         return pid
 
     def attach(self, pid: int) -> None:
@@ -339,8 +443,14 @@ class UnotifyEngine(EngineBase):
                 self._start_receiver()
         ok = False
         try:
+            # __WNOTHREAD: the ptrace stops of restart_exec (reported to the
+            # whole thread group otherwise) are the receivers' to see
+            flags = WNOTHREAD if threading.get_ident() == self.spawn_thread else 0
             try:
-                _, status = os.waitpid(self.root_pid, 0)
+                while True:
+                    _, status = os.waitpid(self.root_pid, flags)
+                    if not os.WIFSTOPPED(status):
+                        break
             except ChildProcessError:
                 status = None
             self.root_status = status
@@ -504,6 +614,8 @@ class UnotifyEngine(EngineBase):
             self._send(fd, notif.id, 0, call.value, 0)
         elif v == INJECT:
             self._inject(fd, call, notif)
+        elif v == ANSWERED:
+            pass
         elif notif.read_by is not None:
             layer = notif.read_by
             self.report_error(layer, call.name, SysvisorError(_CONTINUE_REFUSED), _CONTINUE_REFUSED)
