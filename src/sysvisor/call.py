@@ -164,6 +164,14 @@ class Call:
         restarted call then fails with EFAULT)."""
         raise self._cannot("restart_exec", "restart an exec with other arguments")
 
+    def on_answer(self, fn: Callable[["Call"], None]) -> None:
+        """Call fn(call) with call.retval once the call's result is known:
+        at exit on the methods that see results (like on_exit); on unotify,
+        once a layer's answer was sent (call.retval None for a call let
+        through, whose result the supervisor never sees). For tracing on
+        every method; to change results, use on_exit."""
+        self.on_exit(fn)
+
     def inject_fd(self, fd: int, cloexec: bool = False) -> None:
         """Do not run the syscall; it returns a new file descriptor in the
         program that is a copy of the supervisor's `fd` (like SCM_RIGHTS):

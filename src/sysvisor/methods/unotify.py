@@ -167,7 +167,11 @@ class UnotifyCall(Call):
     (/proc/TID/status); `sp` is 0 (seccomp_data has no stack pointer).
     Cannot change arguments or see results; can inject a file descriptor."""
 
-    __slots__ = ("_tgid",)
+    __slots__ = ("_tgid", "_answer_hooks")
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self._answer_hooks = ()
 
     @property
     def pid(self) -> int:  # type: ignore[override]
@@ -197,6 +201,15 @@ class UnotifyCall(Call):
 
     def on_exit(self, fn) -> None:
         raise self._no_change("on_exit", "see or change the result of a syscall it lets through")
+
+    def on_answer(self, fn) -> None:
+        """fn(call) runs once the call is answered, with call.retval: the
+        value returned, -errno, or the number of the fd handed over; None
+        for a call let through (the kernel ran it: its result is never
+        seen here). The result cannot be changed any more."""
+        if not self._answer_hooks:
+            self._answer_hooks = []
+        self._answer_hooks.append(fn)
 
     def _continue_checked(self, why: str) -> None:
         n = self._mem
@@ -593,7 +606,9 @@ class UnotifyEngine(EngineBase):
             else:
                 with self.stack_lock:
                     call.next()
-            self._answer(fd, call, notif)
+            retval = self._answer(fd, call, notif)
+            if call._answer_hooks:
+                self._answered(call, retval)
         finally:
             notif.close()
         if self.measure:
@@ -606,40 +621,57 @@ class UnotifyEngine(EngineBase):
             if e.errno != errno.ENOENT:  # ENOENT: interrupted by a signal, or the task died
                 sys.stderr.write(f"sysvisor: unotify: NOTIF_SEND failed: {e}\n")
 
-    def _answer(self, fd: int, call: UnotifyCall, notif: _Notif) -> None:
+    def _answer(self, fd: int, call: UnotifyCall, notif: _Notif) -> int | None:
+        """Send the verdict; the call's result as the program sees it (None:
+        let through, or answered elsewhere)."""
         v = call.verdict
         if v == RETURN:
-            self._send(fd, notif.id, to_signed(call.value & _M64, 64), 0, 0)
-        elif v == FAIL:
+            r = to_signed(call.value & _M64, 64)
+            self._send(fd, notif.id, r, 0, 0)
+            return r
+        if v == FAIL:
             self._send(fd, notif.id, 0, call.value, 0)
-        elif v == INJECT:
-            self._inject(fd, call, notif)
-        elif v == ANSWERED:
-            pass
-        elif notif.read_by is not None:
+            return -call.value
+        if v == INJECT:
+            return self._inject(fd, call, notif)
+        if v == ANSWERED:
+            return None
+        if notif.read_by is not None:
             layer = notif.read_by
             self.report_error(layer, call.name, SysvisorError(_CONTINUE_REFUSED), _CONTINUE_REFUSED)
             self._send(fd, notif.id, 0, errno.EPERM, 0)
-        else:
-            self._send(fd, notif.id, 0, 0, ku.FLAG_CONTINUE)
+            return -errno.EPERM
+        self._send(fd, notif.id, 0, 0, ku.FLAG_CONTINUE)
+        return None
 
-    def _inject(self, fd: int, call: UnotifyCall, notif: _Notif) -> None:
+    def _inject(self, fd: int, call: UnotifyCall, notif: _Notif) -> int | None:
         flags = os.O_CLOEXEC if notif.inject_cloexec else 0
         if self.addfd_send:
             try:
-                _native.notif_addfd(fd, notif.id, notif.inject, 0, flags, ku.ADDFD_FLAG_SEND)
-                return
+                return _native.notif_addfd(fd, notif.id, notif.inject, 0, flags, ku.ADDFD_FLAG_SEND)
             except OSError as e:
                 if e.errno == errno.ENOENT:
-                    return
+                    return None
                 if e.errno != errno.EINVAL:
                     self._send(fd, notif.id, 0, e.errno, 0)  # e.g. EMFILE in the program
-                    return
+                    return -e.errno
                 self.addfd_send = False  # 5.9 to 5.13: add, then answer
         try:
             newfd = _native.notif_addfd(fd, notif.id, notif.inject, 0, flags, 0)
         except OSError as e:
             if e.errno != errno.ENOENT:
                 self._send(fd, notif.id, 0, e.errno, 0)
-            return
+                return -e.errno
+            return None
         self._send(fd, notif.id, newfd, 0, 0)
+        return newfd
+
+    def _answered(self, call: UnotifyCall, retval: int | None) -> None:
+        """call.on_answer hooks, after the answer (see UnotifyCall)."""
+        call.retval = retval
+        call.at_exit = True
+        for fn in call._answer_hooks:
+            try:
+                fn(call)
+            except Exception as exc:  # noqa: BLE001 - the call is answered already
+                self.report_error(getattr(fn, "__self__", fn), call.name + " (on_answer)", exc)
