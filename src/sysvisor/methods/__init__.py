@@ -130,9 +130,33 @@ def choose(name: str, layers, attach: bool = False, insecure: bool = False) -> t
             continue
         why = f"method {info.name}: the cheapest one that can {', '.join(sorted(need))}"
         return info, why
-    lacking = ", ".join(sorted(need))
-    detail = "; ".join(tried) if tried else "no method offers all of them"
-    raise MethodUnavailable(f"no method can {lacking} here ({detail})")
+    if tried:
+        lacking = ", ".join(sorted(need))
+        raise MethodUnavailable(f"no method can {lacking} here ({'; '.join(tried)})")
+    raise CapabilityError(_conflict(need, insecure))
+
+
+def _conflict(need: dict[str, list[str]], insecure: bool) -> str:
+    """Why no method can run this stack: who needs what, and who offers it."""
+    usable = sorted((m for m in METHODS.values() if m.implemented), key=lambda m: m.cost)
+    everywhere = {c for c in need if all(c in m.capabilities for m in usable)}
+    by_layer: dict[str, set[str]] = {}
+    for cap, who in need.items():
+        if cap not in everywhere:
+            for w in who:
+                by_layer.setdefault(w, set()).add(cap)
+    parts = []
+    for who, caps in by_layer.items():
+        able = [m.name for m in usable if caps <= m.capabilities]
+        parts.append(f"{who} needs {', '.join(sorted(caps))} ({'methods ' + ', '.join(able) if able else 'no method'})")
+    msg = "no method can run these layers together: " + "; ".join(parts)
+    if "boundary" in need and not insecure:
+        rest = {c for c in need if c != "boundary"}
+        able = [m.name for m in usable if rest <= m.capabilities]
+        if able:
+            msg += (f"; with an explicit insecure run (--insecure, insecure=True) {able[0]} can, "
+                    "but the enforcing layers' decisions can then be raced")
+    return msg + "; or drop one of them"
 
 
 def explain(feature: str) -> str:

@@ -89,4 +89,33 @@ nothing can race it (execs.py).
 """
 from .layer import REFUSED, Confine
 
-__all__ = ["Confine", "REFUSED"]
+
+def confined(root: str, binds=(), ro_binds=(), cwd: str = "/", net: str | None = None,
+             deny: str | None = None, allow: str | None = None, landlock: bool = True) -> list:
+    """The layer stack of `sysvisor run --root ROOT --bind HOST:GUEST
+    --ro-bind HOST:GUEST --cwd DIR [--net SPEC] [--deny RULES] [--allow
+    RULES]`, top first: a Policy with the bypass list of layers/bypass.py
+    first (denied under confinement) and the rules, a Net layer when `net`
+    is given, and the Confine layer at the bottom (it executes the calls).
+
+        layers = confined("./rootfs", binds=[(os.getcwd(), "/src")], cwd="/src", net="none")
+        try:
+            status = sysvisor.run(["/bin/sh", "-c", "make"], layers=layers)
+        finally:
+            layers[-1].release()
+
+    binds and ro_binds are (host, guest) pairs."""
+    from ..net import Net
+    from ..policy import Policy, confinement_denials
+
+    policy = Policy.from_spec(deny=deny, allow=allow)
+    policy.rules[:0] = confinement_denials()
+    layers = [policy]
+    if net is not None:
+        layers.append(Net.from_spec(net))
+    binds = [(h, g, False) for h, g in binds] + [(h, g, True) for h, g in ro_binds]
+    layers.append(Confine(root, binds, cwd=cwd, landlock=landlock))
+    return layers
+
+
+__all__ = ["Confine", "REFUSED", "confined"]

@@ -9,7 +9,8 @@ needs to be read or switched. Afterwards each action reads the calling
 thread's /proc/TID/status (one read, parsed in C) and, if the thread's
 credentials differ from the supervisor's, the receiver thread takes them
 for the action with raw per-thread system calls (ids, groups, effective
-capabilities; _native.thread_creds) and switches back afterwards. So files
+capabilities, plus CAP_SYS_PTRACE to keep reading its memory;
+_native.thread_creds) and switches back afterwards. So files
 are created with the program's owner, permission checks are the program's,
 and a unix socket connected on its behalf carries its uid and gid
 (SO_PEERCRED; the pid is the supervisor's). An unprivileged supervisor has
@@ -28,6 +29,7 @@ CRED_CALLS = ("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgi
               "setregid32", "setresuid32", "setresgid32", "setfsuid32", "setfsgid32",
               "setgroups32")
 UMASK_CALLS = ("umask",)
+CAP_SYS_PTRACE = 1 << 19
 
 
 class Creds:
@@ -62,8 +64,12 @@ class Creds:
         if theirs == self.mine:
             return None
         uids, gids, groups, cap = theirs
-        # keep the saved uid 0 so that the thread can switch back
-        _native.thread_creds((uids[0], uids[1], self.mine[0][2], uids[3]), gids, groups, cap)
+        # Keep the saved uid 0 so that the thread can switch back, and
+        # CAP_SYS_PTRACE so that it can still read the program's memory and
+        # fetch its fds (a process that changed its ids is not dumpable).
+        # It lends the program nothing: no action of Confine checks it.
+        _native.thread_creds((uids[0], uids[1], self.mine[0][2], uids[3]), gids, groups,
+                             cap | CAP_SYS_PTRACE)
         return True
 
     def restore(self) -> None:

@@ -204,6 +204,18 @@ class Confine(Files, Attrs, Sockets, Layer):
             for fd in fds:
                 os.close(fd)
 
+    def is_dir(self, guest: str) -> bool:
+        """Is guest a directory of the view (seen as the supervisor)?"""
+        fds: list[int] = []
+        try:
+            f = self.view.walk(fds, guest, "/")
+            return f.fd >= 0 and _stat.S_ISDIR(f.st.st_mode)
+        except (Fail, OSError):
+            return False
+        finally:
+            for fd in fds:
+                os.close(fd)
+
     def on_start(self, session) -> None:
         self.landlock_active = self._landlock_action is not None and \
             self._landlock_action in session.spawn_actions
