@@ -1,0 +1,197 @@
+/* Path calls the Confine layer translates, run inside a view; each line
+ * is "NAME RESULT" (a value, or an errno name), for the test to compare.
+ *
+ *   confine_calls xattr FILE LINK    set/get/list/remove, l* and f* forms
+ *   confine_calls utime FILE         utime, utimes, futimesat, utimensat
+ *   confine_calls unix DIR OUTSIDE   stream and datagram sockets in DIR,
+ *                                    then a connect to OUTSIDE
+ *   confine_calls ro FILE            writes to a read-only bind's file
+ *   confine_calls spawn              system() twice, posix_spawn, vfork+exec
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <utime.h>
+
+extern char **environ;
+
+static void show(const char *what, long r)
+{
+    if (r < 0)
+        printf("%s %s\n", what, strerrorname_np(errno));
+    else
+        printf("%s %ld\n", what, r);
+}
+
+static int do_xattr(const char *file, const char *link)
+{
+    char buf[256];
+    long n;
+    show("setxattr", setxattr(file, "user.k", "v1", 2, 0));
+    show("setxattr-create-again", setxattr(file, "user.k", "v2", 2, XATTR_CREATE));
+    n = getxattr(file, "user.k", buf, sizeof buf);
+    show("getxattr", n);
+    if (n > 0)
+        printf("value %.*s\n", (int)n, buf);
+    show("getxattr-size", getxattr(file, "user.k", NULL, 0));
+    show("getxattr-small", getxattr(file, "user.k", buf, 1));
+    show("getxattr-via-link", getxattr(link, "user.k", buf, sizeof buf));
+    show("lgetxattr-link", lgetxattr(link, "user.k", buf, sizeof buf));
+    n = listxattr(file, buf, sizeof buf);
+    show("listxattr", n);
+    if (n > 0)
+        printf("names %s\n", buf);
+    int fd = open(file, O_RDONLY);
+    show("fsetxattr", fsetxattr(fd, "user.f", "vf", 2, 0));
+    n = fgetxattr(fd, "user.f", buf, sizeof buf);
+    show("fgetxattr", n);
+    show("fremovexattr", fremovexattr(fd, "user.f"));
+    close(fd);
+    show("removexattr", removexattr(file, "user.k"));
+    show("getxattr-gone", getxattr(file, "user.k", buf, sizeof buf));
+    show("getxattr-missing-file", getxattr("/no/such/file", "user.k", buf, sizeof buf));
+    return 0;
+}
+
+static long mtime(const char *file)
+{
+    struct stat st;
+    return stat(file, &st) < 0 ? -1 : (long)st.st_mtime;
+}
+
+static int do_utime(const char *file)
+{
+    struct utimbuf ub = { 1000, 2000 };
+    struct timeval tv[2] = { { 3000, 5 }, { 4000, 7 } };
+    struct timespec ts[2] = { { 5000, 0 }, { 6000, 0 } };
+    show("utime", utime(file, &ub));
+    show("mtime", mtime(file));
+    show("utimes", utimes(file, tv));
+    show("mtime", mtime(file));
+    tv[1].tv_sec = 4500;
+    show("futimesat", futimesat(AT_FDCWD, file, tv));
+    show("mtime", mtime(file));
+    show("utimensat", utimensat(AT_FDCWD, file, ts, 0));
+    show("mtime", mtime(file));
+    tv[0].tv_usec = 2000000;
+    show("utimes-bad-usec", utimes(file, tv));
+    show("utime-now", utime(file, NULL));
+    show("mtime-recent", mtime(file) > 1000000000);
+    return 0;
+}
+
+static int un_socket(int type, const char *path, int do_bind)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int s = socket(AF_UNIX, type, 0);
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if ((do_bind ? bind(s, (void *)&a, sizeof a) : connect(s, (void *)&a, sizeof a)) < 0) {
+        int e = errno;
+        close(s);
+        errno = e;
+        return -1;
+    }
+    return s;
+}
+
+static int do_unix(const char *dir, const char *outside)
+{
+    char path[200], buf[64];
+    snprintf(path, sizeof path, "%s/s", dir);
+    int srv = un_socket(SOCK_STREAM, path, 1);
+    show("bind", srv < 0 ? -1 : 0);
+    show("listen", listen(srv, 4));
+    struct stat st;
+    show("stat-is-socket", stat(path, &st) < 0 ? -1 : S_ISSOCK(st.st_mode));
+    show("bind-again", un_socket(SOCK_STREAM, path, 1) < 0 ? -1 : 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(dir) < 0)
+            _exit(2);
+        int c = un_socket(SOCK_STREAM, "s", 0);  /* relative to the (virtual) cwd */
+        if (c < 0)
+            _exit(3);
+        if (write(c, "ping", 4) != 4)
+            _exit(4);
+        _exit(0);
+    }
+    int c = accept(srv, NULL, NULL);
+    long n = read(c, buf, sizeof buf);
+    printf("received %.*s\n", (int)(n > 0 ? n : 0), buf);
+    int st2;
+    waitpid(pid, &st2, 0);
+    show("client", WIFEXITED(st2) ? WEXITSTATUS(st2) : -1);
+    snprintf(path, sizeof path, "%s/d", dir);
+    int d = un_socket(SOCK_DGRAM, path, 1);
+    int e = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    show("sendto", sendto(e, "dgram", 5, 0, (void *)&a, sizeof a));
+    n = recv(d, buf, sizeof buf, 0);
+    printf("datagram %.*s\n", (int)(n > 0 ? n : 0), buf);
+    show("connect-outside", un_socket(SOCK_STREAM, outside, 0));
+    show("sendto-outside", ({ struct sockaddr_un o = { .sun_family = AF_UNIX };
+                               strncpy(o.sun_path, outside, sizeof o.sun_path - 1);
+                               sendto(e, "x", 1, 0, (void *)&o, sizeof o); }));
+    return 0;
+}
+
+static int do_ro(const char *file)
+{
+    int fd = open(file, O_RDONLY);
+    show("setxattr", setxattr(file, "user.k", "v", 1, 0));
+    show("fsetxattr", fsetxattr(fd, "user.k", "v", 1, 0));
+    show("fchmod", fchmod(fd, 0600));
+    show("fchown", fchown(fd, getuid(), getgid()));
+    show("utime", utime(file, NULL));
+    show("truncate", truncate(file, 0));
+    return 0;
+}
+
+static int do_spawn(void)
+{
+    pid_t p;
+    int st;
+    char *argv[] = { "echo", "spawned", NULL };
+    show("system1", system("echo one"));
+    show("system2", system("echo two"));  /* libc's "/bin/sh" is intact */
+    int r = posix_spawn(&p, "/bin/echo", NULL, NULL, argv, environ);
+    waitpid(p, &st, 0);
+    show("posix_spawn", r);
+    p = vfork();
+    if (p == 0) {
+        execl("/bin/echo", "echo", "vforked", (char *)NULL);
+        _exit(127);
+    }
+    waitpid(p, &st, 0);
+    show("vfork", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc >= 4 && !strcmp(argv[1], "xattr"))
+        return do_xattr(argv[2], argv[3]);
+    if (argc >= 3 && !strcmp(argv[1], "utime"))
+        return do_utime(argv[2]);
+    if (argc >= 4 && !strcmp(argv[1], "unix"))
+        return do_unix(argv[2], argv[3]);
+    if (argc >= 3 && !strcmp(argv[1], "ro"))
+        return do_ro(argv[2]);
+    if (argc >= 2 && !strcmp(argv[1], "spawn"))
+        return do_spawn();
+    fprintf(stderr, "usage: confine_calls xattr|utime|unix|ro|spawn ...\n");
+    return 2;
+}
