@@ -117,8 +117,8 @@ def _binds(world):
     return [(world["w"], "/w", False), (world["ro"], "/ro", True)]
 
 
-def _run(root, binds, argv, landlock_on=True, above=(), cwd="/"):
-    layer = Confine(root, binds, cwd=cwd, landlock=landlock_on)
+def _run(root, binds, argv, landlock_on=True, above=(), cwd="/", fast=True):
+    layer = Confine(root, binds, cwd=cwd, landlock=landlock_on, fast=fast)
     try:
         status, out = _traced(argv, [*above, layer])
         return status, out, layer.landlock_active
@@ -225,6 +225,41 @@ def test_exec_race_on_restarted_exec(priv, rootfs, world):
     assert "ESCAPED" not in out and "done exec_toctou" in out, out
     assert int(out.split()[-1]) > 0, out  # the allowed exec did run
     assert st == 0
+
+
+PATHS = ["/etc/hostname", "/lib/x86_64-linux-gnu/libc.so.6", "/bin/sh", "/usr/bin/dash", "/",
+         "/w", "/w/", "/w/f", "/w/link", "/w/dangling", "/w/sub", "/w/sub/", "/w/nonexistent",
+         "/ro/f", "/ro", "/nonexistent/x", "/etc/hostname/x", "/etc/./hostname", "/etc//hostname",
+         "/w/../etc/hostname", "/proc/self/exe", "/lib64/ld-linux-x86-64.so.2", "etc/hostname", ""]
+
+
+def test_fast_path_answers_like_the_walk(priv, rootfs, world):
+    """The C fast path (fast.py) and the Python walk give the same answers,
+    for paths it takes and paths it hands on."""
+    def fresh(name):  # the calls create files: each run gets its own /w
+        w = os.path.join(world["base"], name)
+        os.mkdir(w)
+        os.chmod(w, 0o777)
+        _write(os.path.join(w, "f"), "x\n", 0o644)
+        os.symlink("f", os.path.join(w, "link"))
+        os.symlink("nowhere", os.path.join(w, "dangling"))
+        os.mkdir(os.path.join(w, "sub"))
+        if priv == "user" and os.geteuid() == 0:
+            for p in ("f", "sub"):
+                os.chown(os.path.join(w, p), 65534, 65534)
+        return [(w, "/w", False), (world["ro"], "/ro", True)]
+
+    argv = ["/opt/t/confine_calls", "paths", *PATHS]
+    fast = run_as(priv, _run, rootfs, fresh("w-fast"), argv, True, (), "/", True)
+    slow = run_as(priv, _run, rootfs, fresh("w-slow"), argv, True, (), "/", False)
+    assert fast[1] == slow[1], "\n".join(f"{a}\n{b}" for a, b in zip(fast[1].splitlines(),
+                                                                   slow[1].splitlines()) if a != b)
+    lines = dict(l.split(":", 1) for l in fast[1].splitlines() if l)
+    assert "rdonly=ok" in lines["/etc/hostname"] and "wronly=ENOENT" not in lines["/etc/hostname"]
+    assert "wronly=EROFS" in lines["/ro/f"] and "W=EROFS" in lines["/ro/f"]
+    assert "stat=ENOENT" in lines["/nonexistent/x"] and "stat=ENOTDIR" in lines["/etc/hostname/x"]
+    assert "nofollow=ELOOP" in lines["/w/link"] and "stat=ENOENT" in lines["/w/dangling"]
+    assert fast[0] == slow[0] == 0
 
 
 # ---- python3 -------------------------------------------------------------------------------

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -1184,6 +1186,536 @@ sv_notif_sizes(PyObject *self, PyObject *noargs)
     return Py_BuildValue("(iii)", sz.seccomp_notif, sz.seccomp_notif_resp, sz.seccomp_data);
 }
 
+/* ---- Confine's fast path ------------------------------------------------
+ * The most frequent path calls of a confinement view (layers/confine/fast.py
+ * says which, and why they are safe), answered right here in the receive
+ * loop, without Python: read-only opens, the stat family and access, for a
+ * simple absolute path (no "..", "." or "//", not /proc, not a stand-in
+ * directory) that one openat2 under its mount's fd resolves with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, after the
+ * root's own top-level symlink (merged /usr: /lib -> usr/lib), if any, was
+ * replaced by its text. The path is read once, NOTIF_ID_VALID is checked
+ * after the read, the object is reopened from the O_PATH fd (opens: only
+ * regular files, directories and the memory devices, so an open never
+ * blocks this thread) and handed over with NOTIF_ADDFD + SEND, or its stat
+ * written and answered. Anything else (other kinds of files, symlinks on
+ * the way, writes to read-only mounts, O_CREAT, relative paths, the
+ * answers the walk must give) goes to Python unchanged. The configuration
+ * is immutable while receivers run; `enabled` is cleared when the
+ * program's credentials may differ from the supervisor's (Python then
+ * acts with the program's). */
+
+enum { FK_NONE, FK_OPEN, FK_OPENAT, FK_STAT, FK_LSTAT, FK_NEWFSTATAT, FK_ACCESS, FK_FACCESSAT,
+       FK_FACCESSAT2, FK_EXECVE, FK_EXECVEAT };
+#define FAST_PENDING 64
+#define FAST_NR 512
+#define FAST_MAX 64
+#define SV_AUDIT_ARCH_X86_64 0xC000003EU
+#define SV_RESOLVE_FAST (0x08 | 0x04 | 0x02) /* BENEATH | NO_SYMLINKS | NO_MAGICLINKS */
+#ifndef __O_TMPFILE
+#define __O_TMPFILE 020000000
+#endif
+
+struct fast_prefix { char *s; size_t len; int fd; int ro; };
+
+/* An exec that Python restarted with the view's files (execs.py), waiting
+ * to be notified again: continued here when the thread, the path's address
+ * and text and the file's inode are the ones registered (Landlock active:
+ * Python registers nothing otherwise). */
+struct fast_exec { int tid; uint64_t addr; char path[4096]; dev_t dev; ino_t ino; };
+struct fast_conf {
+    int listener;
+    volatile int enabled;
+    int root_fd;
+    int nmounts;
+    struct fast_prefix mounts[FAST_MAX]; /* longest guest path first; "/" last */
+    int nstand;
+    struct fast_prefix stand[FAST_MAX];  /* "DIR/" of stand-in directories */
+    int nfirst;
+    struct fast_prefix first[FAST_MAX];  /* first components of the binds */
+    unsigned char kind[FAST_NR];
+    volatile unsigned long handled;
+    struct fast_exec pending[FAST_PENDING];
+    int next_pending;
+};
+
+static struct fast_conf *fast_confs[16];
+
+static struct fast_conf *
+fast_for(int listener)
+{
+    int i;
+    for (i = 0; i < 16; i++)
+        if (fast_confs[i] && fast_confs[i]->listener == listener)
+            return fast_confs[i];
+    return NULL;
+}
+
+static ssize_t
+mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+    struct iovec local = { (void *)buf, len };
+    struct iovec remote = { (void *)(uintptr_t)addr, len };
+    ssize_t r = -1;
+    if (!use_proc_mem)
+        r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+    if (r < 0)
+        r = proc_mem_io(pid, addr, (void *)buf, len, 1);
+    return r;
+}
+
+/* The NUL-terminated string at addr: its length, or -1 (unreadable, or no
+ * NUL within cap - 1 bytes). */
+static ssize_t
+read_cstr(pid_t pid, uint64_t addr, char *buf, size_t cap)
+{
+    size_t done = 0;
+    while (done < cap - 1) {
+        size_t chunk = 4096 - ((addr + done) & 4095);
+        ssize_t r;
+        char *nul;
+        if (chunk > cap - 1 - done)
+            chunk = cap - 1 - done;
+        r = mem_read(pid, addr + done, buf + done, chunk);
+        if (r <= 0)
+            return -1;
+        nul = memchr(buf + done, 0, (size_t)r);
+        if (nul)
+            return nul - buf;
+        done += (size_t)r;
+        if ((size_t)r < chunk)
+            return -1;
+    }
+    return -1;
+}
+
+static int
+fast_answer(int fd, uint64_t id, int64_t val, int err)
+{
+    char buf[64];
+    struct sv_notif_resp resp;
+    resp.id = id;
+    resp.val = err ? 0 : val;
+    resp.error = err ? -err : 0;
+    resp.flags = 0;
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, &resp, sizeof resp);
+    return ioctl(fd, SV_NOTIF_SEND, buf);
+}
+
+static int
+fast_valid(int fd, uint64_t id)
+{
+    return ioctl(fd, SV_NOTIF_ID_VALID, &id) == 0;
+}
+
+/* A simple absolute path with its root top-level symlink replaced:
+ * writes the result into out (size PATH_MAX); 0 when Python must decide. */
+static int
+fast_simple(struct fast_conf *c, const char *path, char *out)
+{
+    int hop, i;
+    strcpy(out, path);
+    for (hop = 0; hop < 4; hop++) {
+        char first[256], target[4096];
+        const char *slash;
+        size_t flen;
+        ssize_t tl;
+        if (out[0] != '/' || strstr(out, "//") || strstr(out, "/.") ||
+            !strcmp(out, "/proc") || !strncmp(out, "/proc/", 6))
+            return 0;
+        slash = strchr(out + 1, '/');
+        flen = slash ? (size_t)(slash - out - 1) : strlen(out + 1);
+        if (flen == 0 || flen >= sizeof first)
+            return flen == 0;  /* "/" itself */
+        memcpy(first, out + 1, flen);
+        first[flen] = 0;
+        for (i = 0; i < c->nfirst; i++)
+            if (c->first[i].len == flen && !memcmp(c->first[i].s, first, flen))
+                return 1;  /* a bind starts there: the guest path, not a link of the root */
+        tl = readlinkat(c->root_fd, first, target, sizeof target - 1);
+        if (tl < 0)
+            return 1;  /* not a link (or missing: the open will say) */
+        target[tl] = 0;
+        {
+            char rest[4096];
+            size_t rlen = slash ? strlen(slash) : 0, pos = 0;
+            memcpy(rest, slash ? slash : "", rlen + 1);  /* slash points into out */
+            while (tl > 1 && target[tl - 1] == '/')
+                target[--tl] = 0;
+            if ((target[0] == '/' ? 0 : 1) + (size_t)tl + rlen + 1 > 4096)
+                return 0;
+            if (target[0] != '/')
+                out[pos++] = '/';
+            memcpy(out + pos, target, (size_t)tl);
+            memcpy(out + pos + (size_t)tl, rest, rlen + 1);
+        }
+    }
+    return 0;
+}
+
+/* The mount of a simple path and the rest under it ("." for its root). */
+static struct fast_prefix *
+fast_mount(struct fast_conf *c, const char *path, const char **rest)
+{
+    int i;
+    for (i = 0; i < c->nstand; i++)
+        if (!strncmp(path, c->stand[i].s, c->stand[i].len))
+            return NULL;
+    for (i = 0; i < c->nmounts; i++) {
+        struct fast_prefix *m = &c->mounts[i];
+        if (m->len == 1) {  /* "/" */
+            *rest = path[1] ? path + 1 : ".";
+            return m;
+        }
+        if (!strncmp(path, m->s, m->len) && (path[m->len] == 0 || path[m->len] == '/')) {
+            *rest = path[m->len] && path[m->len + 1] ? path + m->len + 1 : ".";
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static long
+fast_openat2(int dirfd, const char *path, int flags)
+{
+    struct sv_open_how how = { (uint64_t)(flags | O_CLOEXEC), 0, SV_RESOLVE_FAST };
+    return syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/* A registered restart (see struct fast_exec): CONTINUE it. */
+static int
+fast_exec(struct fast_conf *c, int lfd, struct sv_notif *n, uint64_t addr)
+{
+    static __thread char path[4096];
+    struct fast_exec *p = NULL;
+    struct stat st;
+    char buf[64];
+    struct sv_notif_resp resp;
+    int i;
+    for (i = 0; i < FAST_PENDING; i++)
+        if (c->pending[i].tid == (int)n->pid && c->pending[i].addr == addr) {
+            p = &c->pending[i];
+            break;
+        }
+    if (!p)
+        return 0;
+    p->tid = 0;  /* used once, whatever happens */
+    if (read_cstr(n->pid, addr, path, sizeof path) < 0 || strcmp(path, p->path) ||
+        !fast_valid(lfd, n->id) || stat(p->path, &st) < 0 || st.st_dev != p->dev ||
+        st.st_ino != p->ino)
+        return 0;  /* Python checks it again, and refuses it */
+    resp.id = n->id;
+    resp.val = 0;
+    resp.error = 0;
+    resp.flags = 1;  /* SECCOMP_USER_NOTIF_FLAG_CONTINUE */
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, &resp, sizeof resp);
+    ioctl(lfd, SV_NOTIF_SEND, buf);
+    return 1;
+}
+
+/* 1: answered (or the call is gone); 0: Python must handle it. */
+static int
+fast_try(struct fast_conf *c, int lfd, struct sv_notif *n)
+{
+    static __thread char path[4096], simple[4096];
+    uint64_t *a = n->data.args;
+    int kind, dirfd = AT_FDCWD, flags = 0, atflags = 0, mode = 0, pidx, fd, r, err;
+    uint64_t buf = 0;
+    const char *rest;
+    struct fast_prefix *m;
+    struct stat st;
+    ssize_t len;
+
+    if (n->data.arch != SV_AUDIT_ARCH_X86_64 || n->data.nr < 0 || n->data.nr >= FAST_NR ||
+        !(kind = c->kind[n->data.nr]))
+        return 0;
+    if (kind == FK_EXECVE || kind == FK_EXECVEAT)  /* registered restarts: whatever the credentials */
+        return fast_exec(c, lfd, n, kind == FK_EXECVE ? a[0] : a[1]);
+    if (!c->enabled)
+        return 0;
+    switch (kind) {
+    case FK_OPEN: pidx = 0; flags = (int)a[1]; break;
+    case FK_OPENAT: dirfd = (int)a[0]; pidx = 1; flags = (int)a[2]; break;
+    case FK_STAT: pidx = 0; buf = a[1]; break;
+    case FK_LSTAT: pidx = 0; buf = a[1]; atflags = AT_SYMLINK_NOFOLLOW; break;
+    case FK_NEWFSTATAT: dirfd = (int)a[0]; pidx = 1; buf = a[2]; atflags = (int)a[3]; break;
+    case FK_ACCESS: pidx = 0; mode = (int)a[1]; break;
+    case FK_FACCESSAT: dirfd = (int)a[0]; pidx = 1; mode = (int)a[2]; break;
+    case FK_FACCESSAT2: dirfd = (int)a[0]; pidx = 1; mode = (int)a[2]; atflags = (int)a[3]; break;
+    case FK_EXECVE: case FK_EXECVEAT: pidx = 0; break;
+    default: return 0;
+    }
+    if (!a[pidx])
+        return 0;
+    len = read_cstr(n->pid, a[pidx], path, sizeof path);
+    if (len < 0 || !fast_valid(lfd, n->id))
+        return 0;
+    if (kind == FK_NEWFSTATAT && len == 0 && (atflags & AT_EMPTY_PATH) && dirfd >= 0 &&
+        !(atflags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT))) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/%u/fd/%d", n->pid, dirfd);  /* fstat() */
+        if (stat(proc, &st) < 0)
+            return 0;
+        if (!fast_valid(lfd, n->id))
+            return 1;
+        goto write_stat;
+    }
+    if (!len || !fast_simple(c, path, simple) || !(m = fast_mount(c, simple, &rest)))
+        return 0;
+    if (kind == FK_OPEN || kind == FK_OPENAT) {
+        int acc = flags & O_ACCMODE;
+        /* O_CREAT of a file that exists is an open; creating is Python's */
+        if ((flags & (__O_TMPFILE | O_PATH)) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+            return 0;
+        if (m->ro && (acc != O_RDONLY || (flags & O_TRUNC)))
+            return 0;
+        fd = (int)fast_openat2(m->fd, rest, O_PATH | (flags & O_NOFOLLOW));
+        if (fd < 0) {
+            err = errno;
+            if (err == ELOOP || err == EXDEV || err == EAGAIN || (err == ENOENT && (flags & O_CREAT)))
+                return 0;
+            fast_answer(lfd, n->id, 0, err);
+            return 1;
+        }
+        if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
+                                   (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1))) {
+            close(fd);
+            return 0;  /* a FIFO or a device might block the open: Python */
+        }
+        {
+            char proc[64];
+            int nfd;
+            struct sv_notif_addfd add;
+            snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+            nfd = open(proc, (flags & ~(O_NOFOLLOW | O_CLOEXEC | O_CREAT)) | O_CLOEXEC | O_NOCTTY);
+            err = errno;
+            close(fd);
+            if (nfd < 0) {
+                fast_answer(lfd, n->id, 0, err);
+                return 1;
+            }
+            memset(&add, 0, sizeof add);
+            add.id = n->id;
+            add.flags = 1U << 1;  /* SECCOMP_ADDFD_FLAG_SEND */
+            add.srcfd = (uint32_t)nfd;
+            add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
+            r = ioctl(lfd, SV_NOTIF_ADDFD, &add);
+            err = errno;
+            if (r < 0 && err == EINVAL) {  /* 5.9 to 5.13: no ADDFD_FLAG_SEND; add, then answer */
+                add.flags = 0;
+                r = ioctl(lfd, SV_NOTIF_ADDFD, &add);
+                err = errno;
+                if (r >= 0)
+                    fast_answer(lfd, n->id, r, 0);
+            }
+            close(nfd);
+            if (r < 0 && err != ENOENT)
+                fast_answer(lfd, n->id, 0, err);
+        }
+        return 1;
+    }
+    if (kind == FK_ACCESS || kind == FK_FACCESSAT || kind == FK_FACCESSAT2) {
+        char proc[64];
+        if ((mode & ~7) || (atflags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) || (m->ro && (mode & W_OK)))
+            return 0;
+        fd = (int)fast_openat2(m->fd, rest, O_PATH | ((atflags & AT_SYMLINK_NOFOLLOW) ? O_NOFOLLOW : 0));
+        if (fd < 0) {
+            err = errno;
+            if (err == ELOOP || err == EXDEV || err == EAGAIN)
+                return 0;
+            fast_answer(lfd, n->id, 0, err);
+            return 1;
+        }
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        r = mode ? faccessat(AT_FDCWD, proc, mode, AT_EACCESS) : 0;
+        err = errno;
+        close(fd);
+        fast_answer(lfd, n->id, 0, r < 0 ? err : 0);
+        return 1;
+    }
+    /* the stat family */
+    if (atflags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH))
+        return 0;
+    fd = (int)fast_openat2(m->fd, rest, O_PATH | ((atflags & AT_SYMLINK_NOFOLLOW) ? O_NOFOLLOW : 0));
+    if (fd < 0) {
+        err = errno;
+        if (err == ELOOP || err == EXDEV || err == EAGAIN)
+            return 0;
+        fast_answer(lfd, n->id, 0, err);
+        return 1;
+    }
+    r = fstat(fd, &st);
+    close(fd);
+    if (r < 0)
+        return 0;
+write_stat:
+    if (!buf) {
+        fast_answer(lfd, n->id, 0, EFAULT);
+        return 1;
+    }
+    if (!fast_valid(lfd, n->id))
+        return 1;
+    if (mem_write(n->pid, buf, &st, sizeof st) != (ssize_t)sizeof st) {
+        fast_answer(lfd, n->id, 0, EFAULT);
+        return 1;
+    }
+    fast_answer(lfd, n->id, 0, 0);
+    return 1;
+}
+
+static void
+fast_free(struct fast_conf *c)
+{
+    int i;
+    for (i = 0; i < c->nmounts; i++)
+        free(c->mounts[i].s);
+    for (i = 0; i < c->nstand; i++)
+        free(c->stand[i].s);
+    for (i = 0; i < c->nfirst; i++)
+        free(c->first[i].s);
+    free(c);
+}
+
+static int
+fast_strings(PyObject *seq, struct fast_prefix *out, int *count)
+{
+    PyObject *fast = PySequence_Fast(seq, "expected a sequence");
+    Py_ssize_t i, n;
+    if (!fast)
+        return -1;
+    n = PySequence_Fast_GET_SIZE(fast);
+    if (n > FAST_MAX) {
+        Py_DECREF(fast);
+        PyErr_SetString(PyExc_ValueError, "too many entries for the fast path");
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        const char *s;
+        int fd = -1, ro = 0;
+        if (PyTuple_Check(item)) {
+            if (!PyArg_ParseTuple(item, "yii", &s, &fd, &ro)) {
+                Py_DECREF(fast);
+                return -1;
+            }
+        } else if (PyBytes_Check(item)) {
+            s = PyBytes_AS_STRING(item);
+        } else {
+            Py_DECREF(fast);
+            PyErr_SetString(PyExc_TypeError, "expected bytes or (bytes, fd, readonly)");
+            return -1;
+        }
+        out[*count].s = strdup(s);
+        out[*count].len = strlen(s);
+        out[*count].fd = fd;
+        out[*count].ro = ro;
+        (*count)++;
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+/* fast_setup(listener, root_fd, mounts, stand_ins, bind_firsts, kinds) ;
+ * mounts: [(guest bytes, fd, readonly)], longest first, "/" last;
+ * kinds: {nr: kind}. fast_setup(listener, None) frees it (receivers gone). */
+static PyObject *
+sv_fast_setup(PyObject *self, PyObject *args)
+{
+    int listener, root_fd, i;
+    PyObject *mounts, *stand, *firsts, *kinds, *key, *value;
+    Py_ssize_t pos = 0;
+    struct fast_conf *c;
+    if (PyTuple_GET_SIZE(args) == 2) {
+        if (!PyArg_ParseTuple(args, "iO", &listener, &mounts))
+            return NULL;
+        for (i = 0; i < 16; i++)
+            if (fast_confs[i] && fast_confs[i]->listener == listener) {
+                fast_free(fast_confs[i]);
+                fast_confs[i] = NULL;
+            }
+        Py_RETURN_NONE;
+    }
+    if (!PyArg_ParseTuple(args, "iiOOOO!", &listener, &root_fd, &mounts, &stand, &firsts,
+                          &PyDict_Type, &kinds))
+        return NULL;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return PyErr_NoMemory();
+    c->listener = listener;
+    c->root_fd = root_fd;
+    if (fast_strings(mounts, c->mounts, &c->nmounts) < 0 ||
+        fast_strings(stand, c->stand, &c->nstand) < 0 ||
+        fast_strings(firsts, c->first, &c->nfirst) < 0) {
+        fast_free(c);
+        return NULL;
+    }
+    while (PyDict_Next(kinds, &pos, &key, &value)) {
+        long nr = PyLong_AsLong(key), k = PyLong_AsLong(value);
+        if (nr >= 0 && nr < FAST_NR && k > 0 && k <= FK_EXECVEAT)
+            c->kind[nr] = (unsigned char)k;
+    }
+    if (PyErr_Occurred()) {
+        fast_free(c);
+        return NULL;
+    }
+    for (i = 0; i < 16; i++)
+        if (!fast_confs[i])
+            break;
+    if (i == 16) {
+        fast_free(c);
+        PyErr_SetString(PyExc_RuntimeError, "too many fast paths");
+        return NULL;
+    }
+    c->enabled = 1;
+    fast_confs[i] = c;
+    Py_RETURN_NONE;
+}
+
+/* fast_exec_pending(listener, tid, addr, path, dev, ino): a restarted exec
+ * to continue here (struct fast_exec). Returns False without a fast path. */
+static PyObject *
+sv_fast_exec_pending(PyObject *self, PyObject *args)
+{
+    int listener, tid;
+    unsigned long long addr, dev, ino;
+    const char *path;
+    Py_ssize_t plen;
+    struct fast_conf *c;
+    struct fast_exec *p;
+    if (!PyArg_ParseTuple(args, "iiKy#KK", &listener, &tid, &addr, &path, &plen, &dev, &ino))
+        return NULL;
+    c = fast_for(listener);
+    if (!c || plen >= 4096 || !c->kind[59])
+        Py_RETURN_FALSE;
+    p = &c->pending[__atomic_fetch_add(&c->next_pending, 1, __ATOMIC_RELAXED) % FAST_PENDING];
+    p->tid = 0;
+    p->addr = addr;
+    memcpy(p->path, path, (size_t)plen);
+    p->path[plen] = 0;
+    p->dev = (dev_t)dev;
+    p->ino = (ino_t)ino;
+    __atomic_store_n(&p->tid, tid, __ATOMIC_RELEASE);
+    Py_RETURN_TRUE;
+}
+
+/* fast_enable(listener, on) -> calls answered so far by the fast path */
+static PyObject *
+sv_fast_enable(PyObject *self, PyObject *args)
+{
+    int listener, on;
+    struct fast_conf *c;
+    if (!PyArg_ParseTuple(args, "ii", &listener, &on))
+        return NULL;
+    c = fast_for(listener);
+    if (!c)
+        return PyLong_FromLong(0);
+    if (on >= 0)
+        c->enabled = on;
+    return PyLong_FromUnsignedLong(c->handled);
+}
+
 /* notif_recv(listener, wake_fd=-1) ->
  *   (id, tid, arch, nr, ip, (args...))  a notification
  *   0                                  the filter has no users left (POLLHUP)
@@ -1200,12 +1732,14 @@ sv_notif_recv(PyObject *self, PyObject *args)
     struct pollfd p[2];
     char *buf;
     struct sv_notif n;
+    struct fast_conf *fc;
     if (!PyArg_ParseTuple(args, "i|i", &fd, &wake))
         return NULL;
     init_notif_sizes();
     buf = PyMem_Malloc(notif_size);
     if (!buf)
         return PyErr_NoMemory();
+    fc = fast_for(fd);
     Py_BEGIN_ALLOW_THREADS
     for (;;) {
         p[0].fd = fd;
@@ -1229,6 +1763,10 @@ sv_notif_recv(PyObject *self, PyObject *args)
             memset(buf, 0, notif_size);
             if (ioctl(fd, SV_NOTIF_RECV, buf) == 0) {
                 memcpy(&n, buf, sizeof n);
+                if (fc && fast_try(fc, fd, &n)) {
+                    fc->handled++;
+                    continue;  /* answered without Python */
+                }
                 result = 2;
                 break;
             }
@@ -1393,6 +1931,9 @@ static PyMethodDef methods[] = {
     {"notif_sizes", sv_notif_sizes, METH_NOARGS, "SECCOMP_GET_NOTIF_SIZES"},
     {"notif_recv", sv_notif_recv, METH_VARARGS, "poll + SECCOMP_IOCTL_NOTIF_RECV"},
     {"notif_send", sv_notif_send, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_SEND"},
+    {"fast_setup", sv_fast_setup, METH_VARARGS, "Confine's fast path for a listener (or None: free it)"},
+    {"fast_enable", sv_fast_enable, METH_VARARGS, "switch Confine's fast path; calls it answered"},
+    {"fast_exec_pending", sv_fast_exec_pending, METH_VARARGS, "a restarted exec the fast path continues"},
     {"notif_id_valid", sv_notif_id_valid, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_ID_VALID"},
     {"notif_addfd", sv_notif_addfd, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_ADDFD"},
     {"notif_set_flags", sv_notif_set_flags, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_SET_FLAGS"},

@@ -172,13 +172,14 @@ class Call:
         every method; to change results, use on_exit."""
         self.on_exit(fn)
 
-    def inject_fd(self, fd: int, cloexec: bool = False) -> None:
+    def inject_fd(self, fd: int, cloexec: bool = False, take: bool = False) -> None:
         """Do not run the syscall; it returns a new file descriptor in the
         program that is a copy of the supervisor's `fd` (like SCM_RIGHTS):
         how a layer opens a file on the program's behalf (openat2, then
         inject_fd). The fd is duplicated at once: the caller may close its
-        own. cloexec sets O_CLOEXEC on the program's copy. unotify only
-        (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND)."""
+        own (take=True: the call takes it over and closes it; the caller
+        must not). cloexec sets O_CLOEXEC on the program's copy. unotify
+        only (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND)."""
         raise self._cannot("inject_fd", "hand a file descriptor to the program")
 
     def pidfd_getfd(self, fd: int) -> int:

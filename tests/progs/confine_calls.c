@@ -7,6 +7,7 @@
  *                                    then a connect to OUTSIDE
  *   confine_calls ro FILE            writes to a read-only bind's file
  *   confine_calls spawn              system() twice, posix_spawn, vfork+exec
+ *   confine_calls paths PATH...      stat, lstat, fstat, access, opens of each
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -179,6 +180,45 @@ static int do_spawn(void)
     return 0;
 }
 
+static void stat_line(const char *what, int r, struct stat *st)
+{
+    if (r < 0)
+        printf(" %s=%s", what, strerrorname_np(errno));
+    else
+        printf(" %s=%o:%lld", what, st->st_mode, (long long)st->st_size);
+}
+
+static void open_line(const char *what, int fd)
+{
+    printf(" %s=%s", what, fd < 0 ? strerrorname_np(errno) : "ok");
+    if (fd >= 0)
+        close(fd);
+}
+
+static int do_paths(int n, char **paths)
+{
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        const char *p = paths[i];
+        printf("%s:", p);
+        stat_line("stat", stat(p, &st), &st);
+        stat_line("lstat", lstat(p, &st), &st);
+        stat_line("at-nofollow", fstatat(AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW), &st);
+        int fd = open(p, O_RDONLY);
+        stat_line("fstat", fd < 0 ? -1 : fstat(fd, &st), &st);
+        open_line("rdonly", fd);
+        open_line("nofollow", open(p, O_RDONLY | O_NOFOLLOW));
+        open_line("dir", open(p, O_RDONLY | O_DIRECTORY));
+        open_line("wronly", open(p, O_WRONLY));
+        open_line("creat", open(p, O_WRONLY | O_CREAT, 0644));
+        printf(" F=%s R=%s W=%s X=%s\n", access(p, F_OK) ? strerrorname_np(errno) : "ok",
+               access(p, R_OK) ? strerrorname_np(errno) : "ok",
+               access(p, W_OK) ? strerrorname_np(errno) : "ok",
+               faccessat(AT_FDCWD, p, X_OK, AT_EACCESS) ? strerrorname_np(errno) : "ok");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -192,6 +232,8 @@ int main(int argc, char **argv)
         return do_ro(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "spawn"))
         return do_spawn();
-    fprintf(stderr, "usage: confine_calls xattr|utime|unix|ro|spawn ...\n");
+    if (argc >= 2 && !strcmp(argv[1], "paths"))
+        return do_paths(argc - 2, argv + 2);
+    fprintf(stderr, "usage: confine_calls xattr|utime|unix|ro|spawn|paths ...\n");
     return 2;
 }

@@ -221,9 +221,9 @@ class UnotifyCall(Call):
             raise ValueError(f"call.restart_exec() is for execve/execveat only, not {self.name}")
         return _restart_exec(self, path, argv, before_resume)
 
-    def inject_fd(self, fd: int, cloexec: bool = False) -> None:
+    def inject_fd(self, fd: int, cloexec: bool = False, take: bool = False) -> None:
         n = self._mem
-        dup = os.dup(fd)  # the caller may close its own
+        dup = fd if take else os.dup(fd)  # the caller may close its own
         if n.inject >= 0:
             os.close(n.inject)
         n.inject = dup
@@ -267,23 +267,11 @@ def _restart_exec(call: "UnotifyCall", path: bytes, argv: list, before_resume) -
     tid = call.tid
     compat = call.audit != AUDIT_ARCH_X86_64
     psize = 4 if compat else 8
-    sp = _syscall_sp(tid)
     strings = [path] + [a for a in argv if isinstance(a, bytes)]
     size = sum(len(x) + 1 for x in strings) + psize * (len(argv) + 2) + 32
-    base = (sp - 128 - SCRATCH_GAP - size) & ~15
-    if compat and base + size >= 1 << 32:
+    if compat and (_syscall_sp(tid) - SCRATCH_GAP) >> 32:
+        # int 0x80 from a 64-bit program: its stack is not below 4 GiB
         raise OSError(errno.EFAULT, "the thread's stack is out of reach of 32-bit pointers")
-    # lay out: path, new strings, then the pointer array
-    blob = bytearray()
-    addr_of = {}
-    for x in strings:
-        if id(x) not in addr_of:
-            addr_of[id(x)] = base + len(blob)
-            blob += x + b"\0"
-    blob += b"\0" * (-len(blob) % 16)
-    array_at = base + len(blob)
-    ptrs = [addr_of[id(a)] if isinstance(a, bytes) else int(a) for a in argv] + [0]
-    blob += struct.pack(f"<{len(ptrs)}{'I' if compat else 'Q'}", *ptrs)
     _native.ptrace(PTRACE_SEIZE, tid, 0, 0)
     try:
         _native.ptrace(PTRACE_INTERRUPT, tid, 0, 0)
@@ -301,6 +289,18 @@ def _restart_exec(call: "UnotifyCall", path: bytes, argv: list, before_resume) -
         raw = _native.getregset(tid, NT_PRSTATUS, 512)
         lay = layout_for(call.audit, len(raw))
         regs = list(struct.unpack(lay.fmt, raw))
+        base = (regs[lay.sp] - 128 - SCRATCH_GAP - size) & ~15
+        # lay out: path, new strings, then the pointer array
+        blob = bytearray()
+        addr_of = {}
+        for x in strings:
+            if id(x) not in addr_of:
+                addr_of[id(x)] = base + len(blob)
+                blob += x + b"\0"
+        blob += b"\0" * (-len(blob) % 16)
+        array_at = base + len(blob)
+        ptrs = [addr_of[id(a)] if isinstance(a, bytes) else int(a) for a in argv] + [0]
+        blob += struct.pack(f"<{len(ptrs)}{'I' if compat else 'Q'}", *ptrs)
         try:
             if _native.write_mem(tid, base, bytes(blob)) != len(blob):
                 raise OSError(errno.EFAULT, "cannot write below the stack pointer")
@@ -357,6 +357,7 @@ class UnotifyEngine(EngineBase):
         self.root_pid: int | None = None
         self.root_status: int | None = None
         self.spawn_thread = None
+        self.fast_layers: list = []  # layers with a C fast path installed
         self.listener: ku.Listener | None = None
         self.stack_lock = threading.Lock()  # chains without a blocking handler run one at a time
         self.recv_lock = threading.Lock()  # one receiver polls at a time
@@ -425,12 +426,37 @@ class UnotifyEngine(EngineBase):
                                     f"pidfd: {e.strerror} ({explain('pidfd_getfd')})") from None
         listener.set_sync_wake_up()
         self.listener = listener
+        self._install_fast_paths()
         self.root_pid = pid
         self.threads[pid] = pid
         self.spawn_err_fd = err_fd
         self.spawn_thread = threading.get_ident()
         self.session.spawn_actions = plan.actions
         return pid
+
+    def _install_fast_paths(self) -> None:
+        """Layers that answer some calls in C (Layer.unotify_fast_path, e.g.
+        Confine's), for the syscalls whose chain is that layer alone."""
+        from ..tables import native_arch, table
+
+        tab = table(native_arch())
+        abi = self.abis.get(tab.audit_arch)
+        for layer in self.layers:
+            hook = getattr(layer, "unotify_fast_path", None)
+            spec = hook(tab) if hook is not None else None
+            if spec is None or abi is None:
+                continue
+            (root_fd, mounts, stand, firsts), kinds = spec
+            nrs = {}
+            for name, kind in kinds.items():
+                sc = tab.by_name.get(name)
+                chain = abi.chains.get(sc.nr) if sc is not None else None
+                if chain and len(chain) == 1 and chain[0][0] is layer and chain[0][2] is None:
+                    nrs[sc.nr] = kind
+            if nrs:
+                _native.fast_setup(self.listener.fd, root_fd, mounts, stand, firsts, nrs)
+                layer.fast_listener = self.listener.fd
+                self.fast_layers.append(layer)
 
     def attach(self, pid: int) -> None:
         raise AttachError("the unotify method cannot attach: a seccomp filter can only be "
@@ -514,6 +540,11 @@ class UnotifyEngine(EngineBase):
 
     def _finish(self) -> None:
         if self.listener is not None:
+            if self.fast_layers:  # the receivers are gone: free the C side
+                self.stops += _native.fast_enable(self.listener.fd, -1)
+                _native.fast_setup(self.listener.fd, None)
+                for layer in self.fast_layers:
+                    layer.fast_listener = -1
             self.listener.close()
         for fd in (self.wake_r, self.wake_w):
             if fd >= 0:

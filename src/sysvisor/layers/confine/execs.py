@@ -153,7 +153,7 @@ class Execs:
     def _interp(self, call, fds, name: str) -> Step:
         """An interpreter (#! or PT_INTERP) in the view: relative names are
         resolved against the cwd, as the kernel does."""
-        f = self.layer.walk(call, fds, name, AT_FDCWD, True)
+        f = self.layer.lookup(call, fds, name, AT_FDCWD, True)
         if f.fd < 0:
             raise Fail(errno.ENOENT)
         return self.step(fds, f.fd, f.guest, f.mount, name)
@@ -335,8 +335,12 @@ class Execs:
         else:
             path = os.fsencode(host)
         tid = call.tid
+        listener = self.layer.fast_listener
 
         def register(addr: int) -> None:
+            if not use_slot and self.layer.landlock_active and listener >= 0 and \
+                    _native.fast_exec_pending(listener, tid, addr, path, st.st_dev, st.st_ino):
+                return  # continued in C (fast.py); Python if that check fails
             with self._lock:
                 if len(self.pending) > PENDING_MAX:
                     self.pending.clear()

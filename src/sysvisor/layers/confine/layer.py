@@ -24,6 +24,7 @@ from .execs import Execs, Step
 from .files import Files
 from .sockets import Sockets
 from .view import Fail, View, join, norm_guest, split
+from .view import Found as _Found
 
 PATH_MAX = 4096
 AT_FDCWD = -100
@@ -86,6 +87,7 @@ class Confine(Files, Attrs, Sockets, Layer):
     cwd:   the program's initial (guest) working directory.
     root_readonly: the root itself is read-only.
     landlock: apply the Landlock backstop where the kernel has it.
+    fast: answer the commonest calls in C on unotify (fast.py).
     """
 
     enforcing = True
@@ -93,7 +95,7 @@ class Confine(Files, Attrs, Sockets, Layer):
     needs = frozenset({"on_behalf"})
 
     def __init__(self, root: str, binds=(), cwd: str = "/", root_readonly: bool = False,
-                 landlock: bool = True):
+                 landlock: bool = True, fast: bool = True):
         binds = [(b[0], b[1], bool(b[2]) if len(b) > 2 else False) for b in binds]
         for host, guest, _ro in binds:
             g = norm_guest(guest)
@@ -125,6 +127,8 @@ class Confine(Files, Attrs, Sockets, Layer):
             rules = [(m.fd, m.readonly, f"{m.host} on {m.guest}") for m in self.mounts.values()]
             self.ruleset = _landlock.Ruleset.build(rules)
         self._landlock_action = None if self.ruleset is None else _spawn.Landlock(self.ruleset.fd)
+        self.fast = fast
+        self.fast_listener = -1  # set by the engine when it installed the fast path
         Sockets.__init__(self)
 
     def __repr__(self) -> str:
@@ -339,6 +343,17 @@ class Confine(Files, Attrs, Sockets, Layer):
             raise Fail(errno.ENOENT)  # a directory outside the view
         return g
 
+    def lookup(self, call, fds, path: str, dirfd: int = AT_FDCWD, follow: bool = True):
+        """walk() for callers that need the object, not its parent entry
+        (found.parent and found.name are None on the fast path)."""
+        if follow and path[:1] == "/":
+            fast = self.view.fast_path(path, os.O_PATH)
+            if fast is not None:
+                fd, m, guest = fast
+                fds.append(fd)
+                return _Found(None, None, fd, os.fstat(fd), m, guest)
+        return self.walk(call, fds, path, dirfd, follow)
+
     def walk(self, call, fds, path: str, dirfd: int = AT_FDCWD, follow: bool = True,
              resolve: int = 0):
         """Resolve a guest path of this call in the view (view.py)."""
@@ -377,7 +392,7 @@ class Confine(Files, Attrs, Sockets, Layer):
             given, path_addr, path_len = main.guest, 0, 0
         else:
             path = self.path(call, pidx)
-            f = self.walk(call, fds, path, dirfd, follow=not flags & AT_SYMLINK_NOFOLLOW)
+            f = self.lookup(call, fds, path, dirfd, follow=not flags & AT_SYMLINK_NOFOLLOW)
             if f.fd < 0:
                 raise Fail(errno.ENOENT)
             if _stat.S_ISLNK(f.st.st_mode):
@@ -424,9 +439,22 @@ class Confine(Files, Attrs, Sockets, Layer):
     def clone3(self, call):
         return call.fail(BYPASS_ERRNO.get("clone3", errno.ENOSYS))
 
+    def unotify_fast_path(self, table):
+        """For the unotify engine: (config, {syscall name: kind}) of the C
+        fast path (fast.py), or None."""
+        from . import fast
+
+        if not self.fast or table.arch != "x86_64" or (self.creds.privileged and
+                                                       self.creds.creds_changed):
+            return None
+        return fast.config(self.view), dict(fast.KINDS)
+
     def _cred_changed(self, call):
-        """A credential call: from now on each action reads the caller's."""
+        """A credential call: from now on each action reads the caller's
+        (and the C fast path, which acts as the supervisor, stops)."""
         self.creds.creds_changed = True
+        if self.creds.privileged and self.fast_listener >= 0:
+            _native.fast_enable(self.fast_listener, 0)
         return call.next()
 
     def _umask_changed(self, call):

@@ -12,12 +12,14 @@ bind's fd. Symlinks therefore cross binds as on a real system with bind
 mounts (a merged-/usr root whose /lib64 -> usr/lib64 works with a bind of
 /usr), which a single openat2(bindfd, rest, RESOLVE_IN_ROOT) could not do.
 
-Fast path: a path without ".." whose parent directory lies inside one
+Fast paths: a path without ".." whose parent directory lies inside one
 mount is resolved with one openat2(mountfd, parent, O_PATH|O_DIRECTORY,
 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS) and the last
-component as above: the kernel refuses any symlink on the way (then the
-walk starts again component by component), so the result is the one the
-slow walk would give, in two system calls instead of one per component.
+component as above; and `fast_open` opens an absolute path with the
+program's own flags in a single openat2 under its mount's fd with the same
+restrictions. The kernel refuses any symlink on the way (then the walk
+starts again component by component), so the result is the one the slow
+walk would give, in one or two system calls instead of one per component.
 """
 from __future__ import annotations
 
@@ -26,8 +28,11 @@ import os
 import stat as _stat
 import tempfile
 
+from ... import _native
 from ...kernel.openat2 import RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, \
     RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, openat2
+
+_openat2 = _native.openat2  # (dirfd, bytes path, flags, mode, resolve): the hot path
 
 MAXSYMLINKS = 40
 OPATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -125,6 +130,14 @@ class View:
         self.fds.append(efd)
         self.empty = Mount("", os.readlink(f"/proc/self/fd/{efd}"), efd, True, "empty")
         self.by_host = sorted(self.mounts.values(), key=lambda m: len(m.host), reverse=True)
+        # for fast_open: mounts longest guest path first, and the prefixes
+        # of directories the slow walk shows as empty stand-ins
+        self.by_guest = sorted(self.mounts.values(), key=lambda m: len(m.guest), reverse=True)
+        self.stand_in_prefixes = tuple(a + "/" for a in self.ancestors if a != "/")
+        # first components of the binds' guest paths: never a root symlink's
+        self.mounts_first = {g[1:].split("/", 1)[0] for g in self.mounts if g != "/"}
+        self._links: dict[str, str] = {}
+        self._links_key = None
 
     def _mount(self, host: str, guest: str, ro: bool) -> Mount:
         fd = os.open(host, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -178,6 +191,109 @@ class View:
             return None
 
     # ---- the walk -----------------------------------------------------------------
+
+    def simple(self, path: str):
+        """(mount, rest as bytes) when the absolute guest path can go to one
+        openat2 under the mount's fd, else None (the walk decides)."""
+        if path[:1] != "/" or "/." in path or path.startswith("/proc/") or path == "/proc" \
+                or "//" in path:
+            return None
+        for m in self.by_guest:
+            g = m.guest
+            if g == "/":
+                return m, os.fsencode(path[1:] or ".")
+            if path == g:
+                return m, b"."
+            if path.startswith(g) and path[len(g)] == "/":
+                return m, os.fsencode(path[len(g) + 1:] or ".")
+        return None
+
+    def fast_open(self, path: str, flags: int, mode: int = 0):
+        """Open an absolute guest path with these flags in one openat2 (see
+        the module docstring): (fd, mount), or None when the walk must
+        decide (a "..", a stand-in directory, /proc, a symlink the fast
+        path does not follow). Symlinks it does follow, as the walk would:
+        the root's own top-level links (/lib -> usr/lib), and a link as the
+        last component. Raises OSError for the kernel's other answers."""
+        r = self.fast_path(path, flags, mode)
+        return None if r is None else r[:2]
+
+    def fast_path(self, path: str, flags: int, mode: int = 0):
+        """fast_open, also giving the guest path reached: (fd, mount, guest)."""
+        for _hop in range(8):
+            path = self._top_link(path)
+            s = self.simple(path)
+            if s is None:
+                return None
+            m, rest = s
+            try:
+                return _openat2(m.fd, rest, flags | os.O_CLOEXEC, mode, FAST), m, path
+            except OSError as e:
+                if self.stand_in_prefixes and path.startswith(self.stand_in_prefixes):
+                    return None
+                if e.errno != errno.ELOOP:
+                    if e.errno in (errno.EXDEV, errno.EAGAIN):
+                        return None
+                    raise
+            if flags & os.O_NOFOLLOW:
+                return None  # the walk tells a trailing link from one on the way
+            target = self._last_link(m, rest)
+            if target is None:
+                return None
+            if target.startswith("/"):
+                path = target
+                continue
+            # the parent was reached without a symlink: a leading ".." of the
+            # target is its real parent (as the walk's stack pops it)
+            parent = path.rsplit("/", 1)[0] or "/"
+            while target.startswith("../") or target == "..":
+                parent = parent.rsplit("/", 1)[0] or "/"
+                target = target[3:]
+            path = join(parent, target) if target else parent
+        return None
+
+    def _last_link(self, m: Mount, rest: bytes) -> str | None:
+        """The text of rest's last component if it is a symlink and the
+        rest resolves without one; else None."""
+        parent, _, name = rest.rpartition(b"/")
+        try:
+            pfd = _openat2(m.fd, parent or b".", OPATH | os.O_DIRECTORY, 0, FAST)
+        except OSError:
+            return None
+        try:
+            return os.readlink(os.fsdecode(name), dir_fd=pfd)
+        except OSError:
+            return None
+        finally:
+            os.close(pfd)
+
+    def _top_link(self, path: str) -> str:
+        """path with a first component that is a symlink of the root
+        directory replaced by its text (cached while the root directory's
+        mtime and ctime stay the same: any change to its entries moves
+        them)."""
+        first, sep, rest = path[1:].partition("/")
+        links = self._root_links()
+        target = links.get(first)
+        if target is None or first in self.mounts_first:
+            return path
+        if not target.startswith("/"):
+            target = "/" + target
+        return target.rstrip("/") + (sep + rest if sep else "")
+
+    def _root_links(self) -> dict[str, str]:
+        st = os.fstat(self.root.fd)
+        key = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        if key != self._links_key:
+            links = {}
+            try:
+                for e in os.scandir(f"/proc/self/fd/{self.root.fd}"):
+                    if e.is_symlink():
+                        links[e.name] = os.readlink(e.name, dir_fd=self.root.fd)
+            except OSError:
+                links = {}
+            self._links, self._links_key = links, key
+        return self._links
 
     def walk(self, fds: list[int], path: str, base: str, follow: bool = True, resolve: int = 0,
              proc=None) -> Found:
