@@ -379,6 +379,26 @@ def test_utime_family_matches_the_kernel(priv, rootfs, world, progs):
     assert "utimes-bad-usec EINVAL" in out
 
 
+def test_names_and_metadata_match_the_kernel(priv, rootfs, world, progs, tmp_world):
+    """mkdir, mknod, creat, chmod, chown, truncate, statx, link, symlink,
+    rename and renameat2 flags, rmdir, openat2 jails, inotify, fchdir and
+    getcwd, unlinkat, the umask: the same answers in the view as from the
+    kernel on a host directory."""
+    native_dir = os.path.join(tmp_world, "native")
+    os.mkdir(native_dir)
+    os.chmod(native_dir, 0o777)
+    native = run_as(priv, _native_calls, [progs.path("confine_calls"), "ops", native_dir])
+    st, out, _ = run_as(priv, _run, rootfs, _binds(world), ["/opt/t/confine_calls", "ops", "/w"])
+    # device nodes are never made for the program (root could, natively)
+    assert "mknod-chr EPERM" in out
+    expected = native[1].replace("mknod-chr 0\n", "mknod-chr EPERM\n")
+    assert out == expected, "\n".join(f"{a:30} {b}" for a, b in zip(out.splitlines(),
+                                                                expected.splitlines()) if a != b)
+    assert "event new" in out and "getcwd-ok 1" in out and "openat2-beneath-up EXDEV" in out
+    assert f"mode-masked {0o600}" in out and f"mode-maskeddir {0o700}" in out
+    assert st == native[0] == 0
+
+
 def test_read_only_bind_stays_read_only(priv, rootfs, world):
     st, out, _ = run_as(priv, _run, rootfs, _binds(world), ["/opt/t/confine_calls", "ro", "/ro/f"])
     assert out.splitlines() == ["setxattr EROFS", "fsetxattr EROFS", "fchmod EROFS", "fchown EROFS",

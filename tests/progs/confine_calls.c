@@ -8,6 +8,9 @@
  *   confine_calls ro FILE            writes to a read-only bind's file
  *   confine_calls spawn              system() twice, posix_spawn, vfork+exec
  *   confine_calls paths PATH...      stat, lstat, fstat, access, opens of each
+ *   confine_calls ops DIR            names and metadata under DIR: mkdir, mknod,
+ *                                    rename(2) flags, links, chmod, truncate, statx,
+ *                                    openat2 jails, inotify, getcwd/fchdir, umask
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,7 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -219,6 +226,106 @@ static int do_paths(int n, char **paths)
     return 0;
 }
 
+static long mode_of(const char *p)
+{
+    struct stat st;
+    return lstat(p, &st) < 0 ? -errno : (long)(st.st_mode & 07777);
+}
+
+static int do_ops(const char *dir)
+{
+    char a[512], b[512], cwd[512];
+    struct stat st;
+#define P(buf, name) snprintf(buf, sizeof buf, "%s/%s", dir, name)
+    umask(022);
+    P(a, "d");
+    show("mkdir", mkdir(a, 0777));
+    show("mode-d", mode_of(a));
+    show("mkdir-exists", mkdir(a, 0777));
+    P(a, "fifo");
+    show("mkfifo", mkfifo(a, 0666));
+    show("is-fifo", lstat(a, &st) < 0 ? -1 : S_ISFIFO(st.st_mode));
+    P(a, "dev");
+    show("mknod-chr", mknod(a, S_IFCHR | 0600, makedev(1, 3)));
+    P(a, "f");
+    int fd = creat(a, 0666);
+    show("creat", fd < 0 ? -1 : 0);
+    show("write", write(fd, "hello world\n", 12));
+    close(fd);
+    show("mode-f", mode_of(a));
+    show("chmod", chmod(a, 0640));
+    show("mode-f", mode_of(a));
+    show("chown-self", chown(a, getuid(), getgid()));
+    show("truncate", truncate(a, 5));
+    show("size", stat(a, &st) < 0 ? -1 : st.st_size);
+    struct statx sx;
+    show("statx", statx(AT_FDCWD, a, 0, STATX_SIZE | STATX_MODE, &sx));
+    show("statx-size", (long)sx.stx_size);
+    P(b, "hard");
+    show("link", link(a, b));
+    show("nlink", stat(a, &st) < 0 ? -1 : (long)st.st_nlink);
+    P(b, "sym");
+    show("symlink", symlink("f", b));
+    char t[64] = {0};
+    show("readlink", readlink(b, t, sizeof t - 1));
+    printf("target %s\n", t);
+    P(b, "g");
+    show("rename", rename(a, b));
+    show("renamed-gone", access(a, F_OK));
+    P(a, "hard");
+    show("renameat2-noreplace", renameat2(AT_FDCWD, b, AT_FDCWD, a, RENAME_NOREPLACE));
+    show("renameat2-exchange", renameat2(AT_FDCWD, b, AT_FDCWD, a, RENAME_EXCHANGE));
+    P(a, "d/inner");
+    show("mkdir-inner", mkdir(a, 0700));
+    P(a, "d");
+    show("rmdir-notempty", rmdir(a));
+    P(a, "d/inner");
+    show("rmdir", rmdir(a));
+    /* openat2 jails from the program: relative to a directory fd */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    struct open_how how = { .flags = O_RDONLY, .resolve = RESOLVE_BENEATH };
+    long r = syscall(SYS_openat2, dfd, "g", &how, sizeof how);
+    show("openat2-beneath", r < 0 ? r : 0);
+    if (r >= 0)
+        close((int)r);
+    r = syscall(SYS_openat2, dfd, "../", &how, sizeof how);
+    show("openat2-beneath-up", r < 0 ? r : 0);
+    how.resolve = RESOLVE_IN_ROOT;
+    r = syscall(SYS_openat2, dfd, "/g", &how, sizeof how);
+    show("openat2-in-root", r < 0 ? r : 0);
+    if (r >= 0)
+        close((int)r);
+    /* inotify */
+    int in = inotify_init1(IN_NONBLOCK);
+    show("inotify_add_watch", inotify_add_watch(in, dir, IN_CREATE) < 0 ? -1 : 0);
+    P(a, "new");
+    close(open(a, O_CREAT | O_WRONLY, 0600));
+    char ev[512];
+    long n = read(in, ev, sizeof ev);
+    show("inotify-event", n > 0 ? (long)strlen(((struct inotify_event *)ev)->name) : -1);
+    if (n > 0)
+        printf("event %s\n", ((struct inotify_event *)ev)->name);
+    close(in);
+    /* cwd */
+    show("fchdir", fchdir(dfd));
+    show("getcwd-ok", getcwd(cwd, sizeof cwd) ? (long)(strcmp(cwd, dir) == 0) : -1);
+    show("relative-stat", stat("g", &st) < 0 ? -1 : st.st_size);
+    show("chdir-d", chdir("d"));
+    show("dotdot-stat", stat("../g", &st) < 0 ? -1 : st.st_size);
+    show("unlinkat", unlinkat(dfd, "new", 0));
+    show("unlinkat-dir", unlinkat(dfd, "d", AT_REMOVEDIR));
+    /* umask applies to what is created for the program */
+    umask(077);
+    P(a, "masked");
+    close(open(a, O_CREAT | O_WRONLY, 0666));
+    show("mode-masked", mode_of(a));
+    P(a, "maskeddir");
+    show("mkdir-masked", mkdir(a, 0777));
+    show("mode-maskeddir", mode_of(a));
+    close(dfd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -232,8 +339,10 @@ int main(int argc, char **argv)
         return do_ro(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "spawn"))
         return do_spawn();
+    if (argc >= 3 && !strcmp(argv[1], "ops"))
+        return do_ops(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "paths"))
         return do_paths(argc - 2, argv + 2);
-    fprintf(stderr, "usage: confine_calls xattr|utime|unix|ro|spawn|paths ...\n");
+    fprintf(stderr, "usage: confine_calls xattr|utime|unix|ro|spawn|paths|ops ...\n");
     return 2;
 }
