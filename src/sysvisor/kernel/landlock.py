@@ -1,7 +1,7 @@
 """Landlock (Linux 5.13+): unprivileged, kernel-enforced file access rules.
 
 sysvisor uses it as the confinement view's *backstop*: the Confine layer
-executes path calls on the program's behalf (layers/confine.py); Landlock
+executes path calls on the program's behalf (layers/confine/); Landlock
 makes the kernel itself refuse what the view does not contain for the
 calls that the program still makes natively (the execve the kernel must
 resolve itself, and anything a bug would let through).
@@ -24,15 +24,12 @@ Which ABI each right needs (LANDLOCK_CREATE_RULESET_VERSION):
                                           handled before v5
     (v4 TCP, v6 scoping, v7 audit: not used by the file view)
 
-    (a file)                  1    5.13   EXECUTE | READ_FILE on the exec
-                                          helper when it is a file, not a
-                                          memfd (layers/confine/execs.py)
-
-Not covered by any ABI, hence done by the supervisor alone: chmod, chown,
-utimes and xattrs (metadata), connect/sendto to pathname unix sockets
-(layers/confine/sockets.py executes them); memfds are never restricted
-(the helper relies on it; a program may run code it wrote itself, which is
-no escape from the view).
+Without ABI 1 there is no backstop: Confine says so once and lets an exec
+run only when nothing can race it (layers/confine/execs.py). Not covered
+by any ABI, hence done by the supervisor alone: chmod, chown, utimes and
+xattrs (metadata), stat, connect/sendto to pathname unix sockets
+(layers/confine/sockets.py executes them). memfds are never restricted (a
+program may run code it wrote itself, which is no escape from the view).
 
 A ruleset handles (denies by default) every right the running kernel
 knows among these; each rule grants a subset beneath one directory. The
@@ -115,11 +112,8 @@ class Ruleset:
         self.rules = rules  # (description, allowed rights), for the report
 
     @classmethod
-    def build(cls, mounts: list[tuple[int, bool, str]],
-              executables: list[tuple[int, str]] = ()) -> "Ruleset | None":
-        """mounts: (O_PATH directory fd, readonly, description);
-        executables: (fd of a file, description) that may be read and
-        executed (ABI 1; a rule on a file takes file rights only). None when
+    def build(cls, mounts: list[tuple[int, bool, str]]) -> "Ruleset | None":
+        """mounts: (O_PATH directory fd, readonly, description). None when
         the kernel has no Landlock (the caller says so: honest fallback)."""
         abi = abi_version()
         if abi < 1:
@@ -131,9 +125,6 @@ class Ruleset:
                 allowed = rights_for(readonly, abi)
                 _native.landlock_add_path_rule(fd, allowed, dfd)
                 rules.append((what, allowed))
-            for ffd, what in executables:
-                _native.landlock_add_path_rule(fd, EXECUTE | READ_FILE, ffd)
-                rules.append((what, EXECUTE | READ_FILE))
         except BaseException:
             os.close(fd)
             raise

@@ -13,8 +13,10 @@ the view (view.py) and handed over with NOTIF_ADDFD (`call.inject_fd`);
 stat buffers, link texts, xattr values and the cwd are written into the
 program's memory after the action. No path call is ever CONTINUEd, except
 execve/execveat, which no supervisor can run for another process
-(execs.py: the layer makes the kernel find exactly the checked files, then
-says so with `call.continue_exec`).
+(execs.py: the layer makes the kernel find exactly the checked files --
+restarting the call with the view's files where the kernel would find
+others -- then says so with `call.continue_exec`). The commonest calls are
+answered in C by the same rules (fast.py).
 
 Translated, for x86_64 and for i386 (int 0x80 from a 64-bit program, and
 32-bit programs; structures as the kernel's compat layer writes them,
@@ -76,9 +78,9 @@ Relative paths are resolved against the guest path of that directory (its
 host path, from the fd, mapped back into the view; resolved again, so a
 stale or forged fd never leads outside). Without the fd (never chdir'd, or
 the program closed it) the cwd is the layer's initial `cwd`. The real cwd
-is the exec directory (execs.py), set at spawn. Three more numbers below
-cwd_fd are taken for an instant during an exec (execs.py). A program that
-uses these numbers itself loses them.
+is an empty read-only directory, set at spawn. Without Landlock, the number
+below cwd_fd is taken for an instant during a redirected exec (execs.py).
+A program that uses these numbers itself loses them.
 
 Credentials: a root supervisor acting for a program whose credentials
 changed takes them for each action (creds.py). Landlock: where the kernel
