@@ -336,6 +336,16 @@ def test_unix_socket_links_cannot_lead_out(priv, rootfs, world):
     assert "connect-outside ENOENT" in out and "sendto-outside ENOENT" in out, out
 
 
+def test_exec_through_a_writable_mount_without_landlock(priv, rootfs, world):
+    """Without Landlock the kernel must look up no path a process could
+    swap on a writable mount: the exec is restarted with the checked file
+    by fd, and still runs."""
+    os.symlink("/bin/echo", os.path.join(world["w"], "prog"))
+    st, out, ll = run_as(priv, _run, rootfs, _binds(world), ["/bin/sh", "-c", "/w/prog via-link"],
+                         False)
+    assert not ll and out.strip() == "via-link" and st == 0
+
+
 # ---- metadata ---------------------------------------------------------------------------------
 
 

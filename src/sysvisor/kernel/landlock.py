@@ -22,7 +22,9 @@ Which ABI each right needs (LANDLOCK_CREATE_RULESET_VERSION):
                                           truncation is then unrestricted
     IOCTL_DEV                 5    6.10   every mount (device ioctls); not
                                           handled before v5
-    (v4 TCP, v6 scoping, v7 audit: not used by the file view)
+    (v4 TCP, v6 scoping, v7 audit: not used by the file view. v6's
+    abstract-socket scope would not help: Confine connects unix sockets on
+    the program's behalf, from the unrestricted supervisor)
 
 Without ABI 1 there is no backstop: Confine says so once and lets an exec
 run only when nothing can race it (layers/confine/execs.py). Not covered

@@ -43,8 +43,8 @@ pivot_root, open_by_handle_at, io_uring, ptrace, process_vm_*, ...), and
 unshare/setns/clone with CLONE_NEWNS or CLONE_NEWUSER (EPERM, decided in
 the filter) and clone3 (ENOSYS: its flags are in memory; the libc falls
 back to clone). Not paths, not confined: mq_open/mq_unlink (the mqueue
-namespace), abstract unix sockets (Net restricts those), fd-based calls
-(fds only come from the view).
+namespace), abstract unix sockets (they reach the host's; a Net
+allow-list restricts them), fd-based calls (fds only come from the view).
 Watched, then run as made: set*id, setgroups, setfs*id, capset and umask
 (creds.py: afterwards every action takes the caller's credentials).
 

@@ -48,11 +48,13 @@ Races. The kernel reads the path again after the check. Without Landlock
 the exec runs only when nothing can change it meanwhile: the process
 single-threaded, no other process sharing its memory except vfork parents
 (blocked until the exec is through: kcmp KCMP_VM over /proc, and
-/proc/PID/syscall of each sharer), the path in a private mapping, and
-every file the kernel resolves by path on a read-only mount of the view
-(or given as /proc/self/fd/SLOT). With Landlock the kernel refuses to
-execute anything outside the view's mounts whatever a race makes it
-resolve, so these conditions are not needed.
+/proc/PID/syscall of each sharer), the path in a private mapping; and
+unless every mount of the view is read-only, the kernel looks up no path
+at all -- the exec is restarted with the final file at /proc/self/fd/SLOT
+(a symlink or directory on the way could be swapped by another process on
+a writable mount, even when the file itself is on a read-only one). With
+Landlock the kernel refuses to execute anything outside the view's mounts
+whatever a race makes it resolve, so these conditions are not needed.
 """
 from __future__ import annotations
 
@@ -172,8 +174,10 @@ class Execs:
         vst = os.fstat(step.fd)
         return (rst.st_dev, rst.st_ino) == (vst.st_dev, vst.st_ino)
 
-    def plan(self, call, fds, main: Step, given: str) -> Plan:
-        """What the kernel must run for main (see the module docstring)."""
+    def plan(self, call, fds, main: Step, given: str, native_ok: bool = True) -> Plan:
+        """What the kernel must run for main (see the module docstring).
+        native_ok False: never let the kernel look a path up (a restart
+        gives it the final file by fd)."""
         chain = [main]
         head: list = [None]  # what replaces argv[0]: initially argv[0] itself
         filename = given
@@ -189,13 +193,13 @@ class Execs:
                 cur = nxt
                 continue
             if kind.interp is None:  # a static ELF ends the chain
-                if all(self._real_same(s) for s in chain):
+                if native_ok and all(self._real_same(s) for s in chain):
                     return Plan("native", by_path=[s.mount for s in chain if s.by_path is not None])
                 return Plan("restart", final=cur, prefix=head)
             loader = self._interp(call, fds, kind.interp)
             if not isinstance(loader.kind, binfmt.Elf) or loader.kind.interp is not None:
                 raise Fail(errno.ELIBBAD)
-            if all(self._real_same(s) for s in chain + [loader]):
+            if native_ok and all(self._real_same(s) for s in chain + [loader]):
                 return Plan("native", by_path=[s.mount for s in chain + [loader]
                                                if s.by_path is not None])
             st = os.fstat(loader.fd)

@@ -129,6 +129,7 @@ class Confine(Files, Attrs, Sockets, Layer):
         self._landlock_action = None if self.ruleset is None else _spawn.Landlock(self.ruleset.fd)
         self.fast = fast
         self.fast_listener = -1  # set by the engine when it installed the fast path
+        self._writable_mounts = any(not m.readonly for m in self.mounts.values())
         Sockets.__init__(self)
 
     def __repr__(self) -> str:
@@ -402,7 +403,10 @@ class Confine(Files, Attrs, Sockets, Layer):
             main = execs.step(fds, f.fd, f.guest, f.mount, path if own_lookup else "")
             given = path if own_lookup else join(self.base(call, dirfd), path)
             path_addr, path_len = call.args[pidx], len(os.fsencode(path)) + 1
-        plan = execs.plan(call, fds, main, given)
+        # without Landlock, a lookup by the kernel through a writable mount
+        # could be raced (a swapped symlink): give it the file by fd instead
+        native_ok = self.landlock_active or not self._writable_mounts
+        plan = execs.plan(call, fds, main, given, native_ok)
         if plan.way == "native":
             why = self._race_why(call, plan.by_path, path_addr, path_len)
             return call.continue_exec(f"the kernel finds the very files checked in the view; {why}")

@@ -21,6 +21,12 @@ restricts socket()) Confine does it itself.
 Known difference: the kernel records the address it was given, so
 getsockname/getpeername of a socket bound on the program's behalf show
 /proc/self/fd/N/NAME, not the guest path.
+
+Not confined here: abstract unix sockets (a name, not a path). Their
+connects and sends are executed on the program's behalf like the others,
+so they reach the host's abstract sockets (X11, D-Bus...), and Landlock's
+abstract-socket scope (ABI 6) cannot apply to what the unrestricted
+supervisor does. A Net allow-list restricts them (`unix:@NAME` entries).
 """
 from __future__ import annotations
 
