@@ -36,7 +36,7 @@ except sysvisor.SysvisorError as _e:
 
 pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"unotify unavailable: {UNAVAILABLE}")
 
-ROOT_PROGS = ["sh", "dash", "cat", "ls", "echo", "readlink", "env", "true", "seq", "mkdir", "tar"]
+ROOT_PROGS = ["sh", "dash", "cat", "ls", "echo", "readlink", "env", "true", "seq", "mkdir", "tar", "sort"]
 HOST_PATH = "/usr/bin:/bin"
 PYTHON = "/usr/bin/python3"
 
@@ -195,6 +195,26 @@ def test_vfork_and_posix_spawn_children(priv, rootfs, world, landlock_on):
                         landlock_on)
     assert out.splitlines() == ["one", "system1 0", "two", "system2 0", "spawned",
                                 "posix_spawn 0", "vforked", "vfork 0"], out
+    assert st == 0
+
+
+def test_tar_in_the_root(priv, rootfs, world):
+    """tar from the root archives a bound directory and lists it back; the
+    archive is a real one (listed by the host's tar too)."""
+    w = world["w"]
+    os.makedirs(os.path.join(w, "data", "sub"))
+    _write(os.path.join(w, "data", "a.txt"), "alpha\n", 0o644)
+    _write(os.path.join(w, "data", "sub", "b.txt"), "beta\n", 0o644)
+    os.symlink("a.txt", os.path.join(w, "data", "link"))
+    for d in ("data", "data/sub"):
+        os.chmod(os.path.join(w, d), 0o777)
+    script = "cd /w && tar cf a.tar data && tar tf a.tar | sort && mkdir x && tar xf a.tar -C x && cat x/data/sub/b.txt"
+    st, out, _ = run_as(priv, _run, rootfs, _binds(world), ["/bin/sh", "-c", script])
+    names = ["data/", "data/a.txt", "data/link", "data/sub/", "data/sub/b.txt"]
+    assert out.splitlines() == names + ["beta"], out
+    host = subprocess.run(["tar", "tf", os.path.join(w, "a.tar")], capture_output=True, text=True)
+    assert sorted(host.stdout.split()) == names
+    assert os.readlink(os.path.join(w, "x", "data", "link")) == "a.txt"
     assert st == 0
 
 

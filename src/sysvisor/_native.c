@@ -1236,7 +1236,7 @@ struct fast_conf {
     unsigned char kind[FAST_NR];
     volatile unsigned long handled;
     struct fast_exec pending[FAST_PENDING];
-    int next_pending;
+    unsigned int next_pending;
 };
 
 static struct fast_conf *fast_confs[16];
@@ -1394,13 +1394,14 @@ fast_exec(struct fast_conf *c, int lfd, struct sv_notif *n, uint64_t addr)
     struct sv_notif_resp resp;
     int i;
     for (i = 0; i < FAST_PENDING; i++)
-        if (c->pending[i].tid == (int)n->pid && c->pending[i].addr == addr) {
+        if (__atomic_load_n(&c->pending[i].tid, __ATOMIC_ACQUIRE) == (int)n->pid &&
+            c->pending[i].addr == addr) {
             p = &c->pending[i];
             break;
         }
     if (!p)
         return 0;
-    p->tid = 0;  /* used once, whatever happens */
+    __atomic_store_n(&p->tid, 0, __ATOMIC_RELEASE);  /* used once, whatever happens */
     if (read_cstr(n->pid, addr, path, sizeof path) < 0 || strcmp(path, p->path) ||
         !fast_valid(lfd, n->id) || stat(p->path, &st) < 0 || st.st_dev != p->dev ||
         st.st_ino != p->ino)
@@ -1690,7 +1691,7 @@ sv_fast_exec_pending(PyObject *self, PyObject *args)
     if (!c || plen >= 4096 || !c->kind[59])
         Py_RETURN_FALSE;
     p = &c->pending[__atomic_fetch_add(&c->next_pending, 1, __ATOMIC_RELAXED) % FAST_PENDING];
-    p->tid = 0;
+    __atomic_store_n(&p->tid, 0, __ATOMIC_RELEASE);
     p->addr = addr;
     memcpy(p->path, path, (size_t)plen);
     p->path[plen] = 0;

@@ -82,6 +82,11 @@ is an empty read-only directory, set at spawn. Without Landlock, the number
 below cwd_fd is taken for an instant during a redirected exec (execs.py).
 A program that uses these numbers itself loses them.
 
+O_PATH: NOTIF_ADDFD cannot hand over O_PATH files, so an O_PATH open gets
+an O_RDONLY fd for a directory or regular file (read permission needed),
+ENXIO for other kinds, and EOPNOTSUPP for a symlink with O_NOFOLLOW (what
+glibc's fchmodat(AT_SYMLINK_NOFOLLOW), the common user, then reports).
+
 Credentials: a root supervisor acting for a program whose credentials
 changed takes them for each action (creds.py). Landlock: where the kernel
 has it, a ruleset derived from the view (kernel/landlock.py for the rights

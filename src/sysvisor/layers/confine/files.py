@@ -142,8 +142,11 @@ class Files:
                 return call.inject_fd(fd, cloexec=bool(flags & os.O_CLOEXEC))
             if excl:
                 raise Fail(errno.EEXIST)
-            if _stat.S_ISLNK(f.st.st_mode):  # O_NOFOLLOW on a symlink (O_PATH: see path_fd)
-                raise Fail(errno.ELOOP)
+            if _stat.S_ISLNK(f.st.st_mode):  # O_NOFOLLOW on a symlink
+                # no O_PATH fd can be handed over (path_fd); glibc's
+                # fchmodat(AT_SYMLINK_NOFOLLOW) opens one only to say
+                # EOPNOTSUPP for a symlink, which is what it then says
+                raise Fail(errno.EOPNOTSUPP if flags & os.O_PATH else errno.ELOOP)
             if writes and f.mount.readonly:
                 raise Fail(errno.EROFS)
             if flags & os.O_DIRECTORY and not _stat.S_ISDIR(f.st.st_mode):
