@@ -86,6 +86,13 @@ class Layer:
     The unotify method has no process events: it delivers on_start, on_end
     and on_exit of the spawned process only; a layer defining on_fork,
     on_exec, on_signal or on_stop needs "events" and is not run there.
+
+    Spawn hook (optional): spawn_setup(argv, env) -> list of actions from
+    sysvisor.spawn, which every engine applies in the child between fork
+    and exec: Landlock(ruleset_fd) restricts the program (after
+    NO_NEW_PRIVS, before the seccomp filter), Chdir(path) sets its working
+    directory, Executable(path) is the path it execs (the layer resolved
+    the command itself). session.spawn_actions holds what was applied.
     """
 
     enforcing: bool = False
