@@ -201,6 +201,10 @@ class Trace(SetFilter):
         head, t_wall, t0 = call.data["trace"]
         self.inflight.pop(tid, None)
         args, ret = exit_parts(call, self.opts)
+        if call.data.get("injected"):  # a layer below tampered with it (layers/faults.py)
+            ret += " (INJECTED)"
+        if call.data.get("delayed"):
+            ret += " (DELAYED)"
         r = call.retval
         failed = r is not None and -MAX_ERRNO <= r < 0
         if self.statuses is not None and ("failed" if failed else "successful") not in self.statuses:

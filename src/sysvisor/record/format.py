@@ -25,7 +25,11 @@ Record (record_size = 160 bytes)::
     6   2  flags            u16: 0x1 NO_EXIT (entry seen, exit never: exit_group,
                             killed in the call, sysvisor ended first),
                             0x2 X32 (x32 syscall number), 0x4 TRUNCATED (payloads
-                            cut at the per-record cap)
+                            cut at the per-record cap), 0x8 INJECTED (the result
+                            was injected: strace's "(INJECTED)"), 0x10 DELAYED
+                            (strace's "(DELAYED)"), 0x20 PARTIAL (recorded in
+                            the program by a compiled layer that could not
+                            capture every payload the decoders read)
     8   8  seq              u64, 0, 1, 2, ... (a gap means records were lost)
     16  8  time_ns          i64, CLOCK_REALTIME ns at syscall entry (or event)
     24  8  duration_ns      i64, entry to exit, -1 when unknown
@@ -56,6 +60,12 @@ Event records use the same layout::
                 one PATH payload with /proc/TID/exe
     fork   (5): nr = 0 fork, 1 vfork, 2 clone; args[0] = child tid,
                 args[1] = child pid (thread group)
+    lost   (6): records a compiled layer could not deliver (the trace
+                ring of process `pid`): args[0] = records dropped because
+                the ring was full, args[1] = their bytes, args[2] =
+                records left half-written by a process that died, args[3]
+                = records too big for the ring; counts since the last
+                lost record of that process
 
 Payload (a 24-byte header, then `length` bytes, then zeros up to a
 multiple of 8)::
@@ -100,14 +110,19 @@ PAYLOAD_HDR_SIZE = 24
 HDR_FOLLOW = 0x1
 
 # record types
-SYSCALL, SIGNAL, EXIT, EXEC, FORK = 1, 2, 3, 4, 5
-TYPE_NAMES = {SYSCALL: "syscall", SIGNAL: "signal", EXIT: "exit", EXEC: "exec", FORK: "fork"}
+SYSCALL, SIGNAL, EXIT, EXEC, FORK, LOST = 1, 2, 3, 4, 5, 6
+TYPE_NAMES = {SYSCALL: "syscall", SIGNAL: "signal", EXIT: "exit", EXEC: "exec", FORK: "fork",
+              LOST: "lost"}
 
 # record flags
 NO_EXIT = 0x1
 X32 = 0x2
 TRUNCATED = 0x4
-FLAG_NAMES = {NO_EXIT: "no_exit", X32: "x32", TRUNCATED: "truncated"}
+INJECTED = 0x8
+DELAYED = 0x10
+PARTIAL = 0x20
+FLAG_NAMES = {NO_EXIT: "no_exit", X32: "x32", TRUNCATED: "truncated", INJECTED: "injected",
+              DELAYED: "delayed", PARTIAL: "partial"}
 
 # payload kinds, phases, flags
 PATH, STRING, BUFFER, STRUCT = 1, 2, 3, 4
