@@ -13,7 +13,7 @@ meaning (strace(1), and checked against strace 6.1):
 
 - error=E: the call is not run and fails with E (a name or 1..4095);
   retval=V: it is not run and returns V. The tracer marks the line
-  ` (INJECTED)` (call.data["injected"]).
+  ` (INJECTED)` (see tamper_marks).
 - signal=S is sent to the thread when the call enters; the call still
   runs unless error/retval say otherwise.
 - syscall=NAME (a %pure syscall, with error= or retval=): that syscall
@@ -21,7 +21,7 @@ meaning (strace(1), and checked against strace 6.1):
 - delay_enter/delay_exit=T (microseconds, or with a suffix s/ms/us/ns)
   delay the thread when the call enters / returns; ` (DELAYED)`.
 - poke_enter/poke_exit=@argN=HEX writes the bytes at the address in
-  argument N (1-based) at entry / at exit.
+  argument N (1-based) at entry / at exit; ` (INJECTED: args)`.
 - when=: which invocations are tampered with, counted per syscall and per
   thread, as strace counts ("per tracee": a new thread or child starts
   from zero; exec keeps the count). `scope="process"` counts the threads
@@ -35,7 +35,10 @@ Injections may also carry constant-argument predicates (API only):
 tampers with writes to fd 2 only; the predicates go into the seccomp
 filter, and calls that do not match are neither stopped nor counted.
 
-Deviations from strace, on purpose: strace only tampers with calls it
+Deviations from strace, on purpose: the tracer renders a call's entry
+arguments before the layers below it see the call, so a poke_enter
+shows in the memory the program passes but not in the traced line (strace
+pokes first, then prints). strace only tampers with calls it
 traces (`-e trace=`, -P); the layer tampers with its own set (the
 `sysvisor trace` CLI restricts it to the trace set and -P like strace).
 A signal is sent with tgkill(2) by the supervisor, so its siginfo says
@@ -274,6 +277,17 @@ def parse_inject(expr: str, kind: str = "inject") -> Injection:
     return Injection(spec, **kw)
 
 
+def tamper_marks(retval: bool, args: bool, delayed: bool) -> str:
+    """strace's markers after the return value: ` (INJECTED)` (result),
+    ` (INJECTED: args)` (memory poked), ` (INJECTED: args, retval)`, then
+    ` (DELAYED)`. The layer sets call.data["injected"], ["injected_args"]
+    and ["delayed"] for the tracer and the recorder."""
+    out = ""
+    if retval or args:
+        out = " (INJECTED" + (": args, retval)" if retval and args else ": args)" if args else ")")
+    return out + (" (DELAYED)" if delayed else "")
+
+
 def retval_warning(inj: Injection) -> str | None:
     """strace's warning for a retval= that the program will read as an error."""
     r = inj.retval
@@ -390,6 +404,7 @@ class Faults(Layer):
             time.sleep(inj.delay_enter_ns / 1e9)
         for i, data in inj.poke_enter:
             call.write(call.args[i], data)
+            call.data["injected_args"] = True
         if inj.syscall is not None:
             from ..tables import table
 
@@ -407,6 +422,7 @@ class Faults(Layer):
                 call.set_return(inj.retval)
         for i, data in inj.poke_exit:
             call.write(call.args[i], data)
+            call.data["injected_args"] = True
         if inj.delay_exit_ns:
             call.data["delayed"] = True
             time.sleep(inj.delay_exit_ns / 1e9)

@@ -32,7 +32,7 @@ from ..arch import AUDIT_ARCH_X86_64, AUDIT_ARCHES, X32_SYSCALL_BIT
 from ..errors import UsageError
 from ..layer import Layer
 from ..record.format import (BUFFER, DELAYED, ENTRY, EXEC, EXIT, EXIT_PHASE, FORK, FORK_KINDS,
-                             HDR_FOLLOW, INJECTED, NO_ARG, NO_EXIT, P_COMPLETE, PATH, SIGNAL,
+                             HDR_FOLLOW, INJECTED, NO_ARG, NO_EXIT, P_COMPLETE, PATH, POKED, SIGNAL,
                              STRING, STRUCT, SYSCALL, X32, Writer)
 from ..syscallset import SyscallSet
 from ..kernel.procfs import tgid as _tgid
@@ -287,10 +287,10 @@ class Record(Layer):
             dur = _perf() - p.p0
         if audit == AUDIT_ARCH_X86_64 and call.nr & X32_SYSCALL_BIT:
             flags |= X32
-        if call.data.get("injected"):  # layers/faults.py
-            flags |= INJECTED
-        if call.data.get("delayed"):
-            flags |= DELAYED
+        d = call.data
+        if "injected" in d or "injected_args" in d or "delayed" in d:  # layers/faults.py
+            flags |= ((INJECTED if d.get("injected") else 0) | (POKED if d.get("injected_args") else 0)
+                      | (DELAYED if d.get("delayed") else 0))
         ns, cg = self._ids_of(call.pid)
         self.writer.add(SYSCALL, flags=flags, time_ns=p.t0, duration_ns=dur, pid=call.pid,
                         tid=call.tid, arch=audit, pidns=ns, cgroup=cg, nr=call.nr, args=call.args,

@@ -201,10 +201,12 @@ class Trace(SetFilter):
         head, t_wall, t0 = call.data["trace"]
         self.inflight.pop(tid, None)
         args, ret = exit_parts(call, self.opts)
-        if call.data.get("injected"):  # a layer below tampered with it (layers/faults.py)
-            ret += " (INJECTED)"
-        if call.data.get("delayed"):
-            ret += " (DELAYED)"
+        d = call.data
+        if "injected" in d or "injected_args" in d or "delayed" in d:  # layers/faults.py
+            from .faults import tamper_marks
+
+            ret += tamper_marks(d.get("injected", False), d.get("injected_args", False),
+                                d.get("delayed", False))
         r = call.retval
         failed = r is not None and -MAX_ERRNO <= r < 0
         if self.statuses is not None and ("failed" if failed else "successful") not in self.statuses:

@@ -16,9 +16,9 @@ decoders render the same line from the file as they did live.
 from __future__ import annotations
 
 from .format import (BUFFER, DELAYED, ENTRY, EXEC, EXIT, EXIT_PHASE, FLAG_NAMES, FORK,
-                     FORK_NAMES, HDR_FOLLOW, INJECTED, KIND_NAMES, LOST, NO_EXIT, PATH, SIGNAL,
-                     STRING, STRUCT, SYSCALL, TYPE_NAMES, Header, NotATraceFile, Payload, Reader,
-                     Record, RecordError, Writer, read_records)
+                     FORK_NAMES, HDR_FOLLOW, INJECTED, KIND_NAMES, LOST, NO_EXIT, PATH, POKED,
+                     SIGNAL, STRING, STRUCT, SYSCALL, TYPE_NAMES, Header, NotATraceFile, Payload,
+                     Reader, Record, RecordError, Writer, read_records)
 
 __all__ = ["open_recorder", "Header", "Payload", "Record", "Reader", "Writer", "RecordError", "NotATraceFile",
            "read_records", "ReplayView", "render_record", "record_to_json", "SYSCALL", "SIGNAL",
@@ -140,10 +140,11 @@ def call_parts(rec: Record, opts) -> tuple[str, str, str]:
     if rec.flags & NO_EXIT:
         return head, "", "?"
     args, ret = exit_parts(ReplayView(rec, EXIT_PHASE, rec.retval, data), opts)
-    if rec.flags & INJECTED:  # strace's markers of tampered calls
-        ret += " (INJECTED)"
-    if rec.flags & DELAYED:
-        ret += " (DELAYED)"
+    if rec.flags & (INJECTED | POKED | DELAYED):  # strace's markers of tampered calls
+        from ..layers.faults import tamper_marks
+
+        ret += tamper_marks(bool(rec.flags & INJECTED), bool(rec.flags & POKED),
+                            bool(rec.flags & DELAYED))
     return head, args, ret
 
 

@@ -29,7 +29,9 @@ Record (record_size = 160 bytes)::
                             was injected: strace's "(INJECTED)"), 0x10 DELAYED
                             (strace's "(DELAYED)"), 0x20 PARTIAL (recorded in
                             the program by a compiled layer that could not
-                            capture every payload the decoders read)
+                            capture every payload the decoders read), 0x40
+                            POKED (tracee memory was overwritten: strace's
+                            "(INJECTED: args)")
     8   8  seq              u64, 0, 1, 2, ... (a gap means records were lost)
     16  8  time_ns          i64, CLOCK_REALTIME ns at syscall entry (or event)
     24  8  duration_ns      i64, entry to exit, -1 when unknown
@@ -121,8 +123,9 @@ TRUNCATED = 0x4
 INJECTED = 0x8
 DELAYED = 0x10
 PARTIAL = 0x20
+POKED = 0x40
 FLAG_NAMES = {NO_EXIT: "no_exit", X32: "x32", TRUNCATED: "truncated", INJECTED: "injected",
-              DELAYED: "delayed", PARTIAL: "partial"}
+              DELAYED: "delayed", PARTIAL: "partial", POKED: "poked"}
 
 # payload kinds, phases, flags
 PATH, STRING, BUFFER, STRUCT = 1, 2, 3, 4
