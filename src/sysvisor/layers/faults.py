@@ -429,3 +429,26 @@ class Faults(Layer):
 
     def on_exit(self, tid, status):
         self.counts.pop(tid, None)
+
+    # ---- the compiled form (sysvisor.compiled) ------------------------------------------------
+
+    def compile(self, b) -> None:
+        """Every injection is data (when= counters, predicates, signal,
+        delays, pokes, syscall=), except under `only` (a Python test)."""
+        if self.only is not None:
+            return
+        from ..compiled.blob import Inject
+
+        self._resolve(b.table)
+        for (arch, nr), inj in self.rules.items():
+            if arch != b.arch:
+                continue
+            when = None if inj.when == EVERY else (inj.when.first, inj.when.last, inj.when.step)
+            process = inj.scope == "process"
+            subst = b.table.by_name[inj.syscall].nr if inj.syscall is not None else None
+            pokes = tuple((0, i, d) for i, d in inj.poke_enter) + tuple((1, i, d) for i, d in inj.poke_exit)
+            b.add(nr, Inject(error=inj.error, retval=inj.retval, signal=inj.signal, subst_nr=subst,
+                             delay_enter_ns=inj.delay_enter_ns, delay_exit_ns=inj.delay_exit_ns,
+                             pokes=pokes, when=when, process_scope=process,
+                             counter=b.counter(process) if when else 0,
+                             alts=tuple(tuple(a) for a in inj.predicates)))

@@ -186,6 +186,28 @@ class Record(Layer):
     # interests: the -e trace= set, so nothing else stops the program
     interests = SetFilter.interests
 
+    def compile(self, b) -> None:
+        """The records, written by the program into its trace ring, with
+        the decoders' reads compiled (sysvisor.compiled.captures). Not with
+        follow=False: the program cannot tell its first thread."""
+        if not self.follow:
+            return
+        from ..compiled.blob import Trace
+        from ..compiled.captures import syscall_ops
+
+        b.ring(self.opts.strsize)
+        wants = self.interests(b.table)
+        nrs = [sc.nr for sc in b.table] if wants is None else sorted(wants)
+        for nr in nrs:
+            ops, missing = syscall_ops(b.table, nr, self.opts)
+            if missing:
+                b.note("partial", b.table.by_nr[nr].name, missing)
+                if b.options.uncapturable == "cross":
+                    continue
+            b.add(nr, Trace(ops, partial=bool(missing)))
+        if wants is None:
+            b.add_default(Trace())
+
     def on_start(self, session):
         self._threads = getattr(getattr(session, "_engine", None), "threads", None)
 

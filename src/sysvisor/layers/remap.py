@@ -255,6 +255,25 @@ class Remap(Layer):
         self._resolve(table)
         return {nr: None for (arch, nr) in self._plans if arch == table.arch}
 
+    # ---- the compiled form (sysvisor.compiled) -----------------------------------------
+
+    def compile(self, b) -> None:
+        """All of it: the binds, and per syscall its path arguments and
+        their write rules, and the results mapped back."""
+        from ..compiled import blob as B
+
+        if not b.set_binds(self.table.binds):
+            return  # another Remap of the stack owns the blob's binds: this one crosses
+        self._resolve(b.table)
+        for (arch, nr), (paths, result) in self._plans.items():
+            if arch != b.arch:
+                continue
+            specs = tuple((i, dfd, how[0] if how else B.W_NEVER, how[1] if how else 0)
+                          for i, dfd, how in paths)
+            kind, buf, size = result if result else (None, 0, 0)
+            res = {None: B.RES_NONE, "getcwd": B.RES_GETCWD, "readlink": B.RES_READLINK}[kind]
+            b.add(nr, B.RemapPaths(specs, res, buf, size))
+
     # ---- calls ---------------------------------------------------------------------------
 
     def syscall(self, call):

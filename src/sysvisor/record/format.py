@@ -375,6 +375,31 @@ class Writer:
             self.seq = seq + 1
         return seq
 
+    def add_packed(self, rec: bytes) -> int:
+        """Buffer one record packed elsewhere (the 160 bytes and its
+        payloads; seq and crc are filled in here); returns its sequence
+        number. For records made by compiled layers (sysvisor.compiled)."""
+        b = bytearray(rec)
+        with self._lock:
+            seq = self.seq
+            struct.pack_into("<Q", b, 8, seq)
+            _U32.pack_into(b, RECORD_SIZE - 4, _crc32(memoryview(b)[RECORD_SIZE:],
+                                                       _crc32(memoryview(b)[:RECORD_SIZE - 4])))
+            self._buf.append(bytes(b))
+            self.seq = seq + 1
+        return seq
+
+    def add_sequenced(self, produce) -> int:
+        """Buffer records numbered and checksummed by the caller:
+        produce(seq) -> (bytes, n) packs n records numbered seq, seq+1, ...
+        (the C drainer of sysvisor.compiled does). Returns n."""
+        with self._lock:
+            data, n = produce(self.seq)
+            if n:
+                self._buf.append(data)
+                self.seq += n
+        return n
+
     @property
     def pending(self) -> int:
         return len(self._buf)
