@@ -119,6 +119,7 @@ enum { SVB_LEN_CONST = 0, SVB_LEN_ARG = 1, SVB_LEN_RETVAL = 2 };
 #define SVB_C_NONZERO 0x2        /* only when the address is not NULL */
 #define SVB_C_NOT_CWD 0x4        /* fd: skip AT_FDCWD */
 #define SVB_C_FD_NONNEG 0x8      /* fd: skip negative values */
+#define SVB_C_EMPTY 0x10         /* BUF: a zero length is still a (zero-byte) read */
 
 struct svb_remap {
     uint8_t npaths, result, buf_arg, size_arg;

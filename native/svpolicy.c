@@ -240,7 +240,7 @@ static int check_preds(const uint8_t *p, const uint8_t *end, uint8_t nalts, cons
 
 static int check_op(const struct svb_op *op, uint32_t capture_max)
 {
-    if (op->phase > 1 || op->cond > 15)
+    if (op->phase > 1 || op->cond > 31)
         return SV_EVALUE;
     switch (op->op) {
     case SVB_OP_STR:
@@ -806,11 +806,15 @@ static void cap_str(const struct ctx *x, struct pending *p, unsigned long addr, 
 static void cap_buf(const struct ctx *x, struct pending *p, unsigned long addr, size_t n, int phase)
 {
     size_t room;
-    if (!addr || !n)
+    if (!addr)
         return;
     struct svt_payload *pl = pay_begin(x, p, n, &room);
     if (!pl)
         return;
+    if (n == 0) {  /* a read of nothing (SVB_C_EMPTY): recorded, so the replay can serve it */
+        pay_end(p, pl, SVT_P_BUFFER, arg_of(p, addr), phase, 0, 0, addr, 0);
+        return;
+    }
     if (room < n) {
         p->rec_flags |= SVT_TRUNCATED;
         return;
@@ -932,7 +936,7 @@ static void capture(const struct ctx *x, struct pending *p, const struct svb_tra
                      : op->len_src == SVB_LEN_ARG ? (long)p->targs[op->len_arg] : ret;
             if (op->len_src == SVB_LEN_ARG && word == 4)
                 len = (long)(p->targs[op->len_arg] & 0xffffffffUL);
-            if (len <= 0)
+            if (len < 0 || (len == 0 && !(op->cond & SVB_C_EMPTY)))
                 break;
             if (op->size2 && (unsigned long)len > op->size2)
                 len = op->size2;

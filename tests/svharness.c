@@ -41,6 +41,20 @@ int h_ctx_init(void *ctx, const void *blob, size_t len, void *region, size_t rle
     return sv_ctx_init(ctx, SV_CTX_SIZE, blob, len, region, rlen, h_raw);
 }
 
+/* for fuzzing: a corrupted blob may ask for any signal or delay; the calls
+ * still go through the evaluator, but signals and sleeps are not made */
+static long h_raw_tame(long nr, long a, long b, long c, long d, long e, long f)
+{
+    if (nr == SYS_tgkill || nr == SYS_clock_nanosleep)
+        return 0;
+    return h_raw(nr, a, b, c, d, e, f);
+}
+
+int h_ctx_init_tame(void *ctx, const void *blob, size_t len, void *region, size_t rlen)
+{
+    return sv_ctx_init(ctx, SV_CTX_SIZE, blob, len, region, rlen, h_raw_tame);
+}
+
 /* the real call, as the shim makes it after SV_RUN */
 long h_syscall(struct sv_call *c)
 {
@@ -64,6 +78,28 @@ int h_call(void *ctx, struct sv_call *c, long *ret, int run_real, int *crossings
     while (sv_exit(ctx, c, ret, pending) == SV_SUPERVISOR)
         ;
     return v;
+}
+
+/* every syscall number (and a few strange ones) through the evaluator, with
+ * arguments that point at a path, at nothing, and at unmapped memory;
+ * nothing is run. Nothing may crash, whatever the blob said. */
+int h_poke_all(void *ctx, unsigned arch)
+{
+    static const char path[] = "/data/x";
+    unsigned long ptrs[3] = {(unsigned long)path, 0, 0x10};
+    long extra[3] = {-1, 1L << 30 | 2, 5000};
+    int answered = 0;
+    for (long k = -3; k < 470; k++) {
+        long nr = k < 0 ? extra[k + 3] : k;
+        for (int j = 0; j < 3; j++) {
+            struct sv_call c = {nr, {(unsigned long)-100, ptrs[j], ptrs[j], 0, ptrs[j], 0}, 0, 0,
+                                (int)h_raw(SYS_getpid, 0, 0, 0, 0, 0, 0),
+                                (int)h_raw(SYS_gettid, 0, 0, 0, 0, 0, 0), arch};
+            long ret = 0;
+            answered += h_call(ctx, &c, &ret, 0, NULL) == SV_RETURN;
+        }
+    }
+    return answered;
 }
 
 /* ---- threads ------------------------------------------------------------------- */

@@ -63,6 +63,7 @@ class Lib:
         self.dll = d = ctypes.CDLL(path)
         vp, sz = ctypes.c_void_p, ctypes.c_size_t
         d.h_ctx_init.argtypes = [vp, vp, sz, vp, sz]
+        d.h_ctx_init_tame.argtypes = [vp, vp, sz, vp, sz]
         d.sv_ctx_fork.argtypes = [vp, sz, vp, vp, sz]
         d.sv_entry.argtypes = [vp, ctypes.POINTER(SvCall), ctypes.POINTER(ctypes.c_long), vp]
         d.sv_resume.argtypes = [vp, ctypes.POINTER(SvCall), ctypes.POINTER(ctypes.c_long), vp,
@@ -79,11 +80,12 @@ class Lib:
         d.h_syscall.restype = ctypes.c_long
         d.h_threads.argtypes = [vp, ctypes.c_long, ctypes.c_uint, ctypes.c_int, ctypes.c_int, vp]
         d.h_die_mid_record.argtypes = [vp, sz, ctypes.c_int]
+        d.h_poke_all.argtypes = [vp, ctypes.c_uint]
         d.h_time_calls.argtypes = [vp, ctypes.POINTER(SvCall), ctypes.c_long]
         d.h_time_calls.restype = ctypes.c_double
 
-    def evaluator(self, blob: bytes, ring_bytes: int = 1 << 20) -> "Evaluator":
-        return Evaluator(self, blob, ring_bytes)
+    def evaluator(self, blob: bytes, ring_bytes: int = 1 << 20, region_size: int = 0) -> "Evaluator":
+        return Evaluator(self, blob, ring_bytes, region_size)
 
     def strerror(self, err: int) -> str:
         return self.dll.sv_strerror(err).decode()
@@ -106,8 +108,18 @@ class Evaluator:
         os.ftruncate(self.fd, size)
         self.region = mmap.mmap(self.fd, size)
         self.region_size = size
+        os.close(self.fd)  # the mapping keeps the memory
         self.ctx = ctypes.create_string_buffer(SV_CTX_SIZE)
         self.err = lib.dll.h_ctx_init(self.ctx, self.blob, len(blob), _addr(self.region), size)
+
+    def reinit(self, blob: bytes, tame: bool = False) -> int:
+        """sv_ctx_init again, with another blob, on the same region; tame:
+        the raw function makes no signal and no sleep (for fuzzing)."""
+        self.blob = ctypes.create_string_buffer(bytes(blob), max(len(blob), 1))
+        self.blob_len = len(blob)
+        init = self.lib.dll.h_ctx_init_tame if tame else self.lib.dll.h_ctx_init
+        self.err = init(self.ctx, self.blob, len(blob), _addr(self.region), self.region_size)
+        return self.err
 
     def call(self, nr, args=(), arch=0xC000003E, ret=0, run_real=False, pid=None, tid=None):
         """(verdict, result, the call after the evaluator, crossings)."""

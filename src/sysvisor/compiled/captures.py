@@ -41,7 +41,7 @@ ENTRY, EXIT = 0, 1
 STR, BUF, FDPATH, ARGV, WORDS = 1, 2, 3, 4, 5
 ARG_RETVAL = 6
 LEN_CONST, LEN_ARG, LEN_RETVAL = 0, 1, 2
-C_OK, C_NONZERO, C_NOT_CWD, C_FD_NONNEG = 0x1, 0x2, 0x4, 0x8
+C_OK, C_NONZERO, C_NOT_CWD, C_FD_NONNEG, C_EMPTY = 0x1, 0x2, 0x4, 0x8, 0x10
 PATH_MAX = 4096
 
 
@@ -133,7 +133,7 @@ def _ret_fd(fn, i, ph, o, a):
 
 
 def _rules() -> dict:
-    from ..decode import fs, generic, process
+    from ..decode import fs, generic, net, process
 
     def code(fn):
         return getattr(fn, "capture", fn).__code__
@@ -158,6 +158,13 @@ def _rules() -> dict:
         code(process._argv): _argv,
         code(process._envc): _envc,
         generic._arg("hex").__code__: _generic,
+        process._random_buf.__code__: _exit_only(lambda fn, i, ph, o, a: [
+            Op(BUF, EXIT, 0, C_OK | C_NONZERO, LEN_RETVAL, size2=o.strsize)]),
+        # the dirents are counted: all of them (size2 0: no cap but the record's)
+        fs._a_dents(False).__code__: _exit_only(lambda fn, i, ph, o, a: [
+            Op(BUF, EXIT, i, C_OK | C_NONZERO | C_EMPTY, LEN_RETVAL)]),
+        net.a_sockaddr_in(2).__code__: lambda fn, i, ph, o, a: [
+            Op(BUF, ph, i, C_NONZERO, LEN_ARG, _closure(fn)["len_idx"], size2=128)],
     }
 
 
