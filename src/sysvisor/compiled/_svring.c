@@ -120,6 +120,8 @@ static PyObject *Region_drain(Region *self, PyObject *args, PyObject *kw)
         if (r == 0)
             break;
         if (r == 2) {
+            if (n || special)
+                break;  /* end the batch at the gap: the loss goes in the file in its place */
             svr_skip(v, pos);
             lost_slots++;
             if (!in_run)
@@ -127,7 +129,8 @@ static PyObject *Region_drain(Region *self, PyObject *args, PyObject *kw)
             in_run = 1;
             continue;
         }
-        in_run = 0;
+        if (in_run)
+            break;  /* the gap is skipped: report it before the records after it */
         uint64_t k = (len + SVR_SLOT - 1) / SVR_SLOT;
         struct svt_record hdr;
         svr_copy_out(v, pos, &hdr, sizeof hdr);

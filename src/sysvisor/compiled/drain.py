@@ -140,8 +140,8 @@ class Drainer:
                 self._special(out["special"])
                 total += 1
                 continue
-            if n < self.batch:
-                break
+            if n < self.batch and not out["runs"]:
+                break  # the ring is empty (or the rest is still being written)
         self._report_drops(ring)
         self.records += total
         return total
