@@ -92,7 +92,11 @@ static NOLIBC void mcopy(void *dst, const void *src, size_t n)
 
 static NOLIBC void mzero(void *dst, size_t n)
 {
-    volatile uint8_t *d = dst;
+    uint8_t *d = dst;
+    for (; n >= 8; n -= 8, d += 8) {
+        uint64_t z = 0;
+        __builtin_memcpy(d, &z, 8);
+    }
     while (n--)
         *d++ = 0;
 }
@@ -147,7 +151,11 @@ static long read_str(const struct ctx *x, unsigned long addr, char *dst, size_t 
     if (!addr)
         return -1;
     while (done < want) {
+        /* to the end of the page (a read must not cross into an unmapped
+         * one); the first read short: most strings are */
         size_t chunk = 4096 - ((addr + done) & 4095);
+        if (done == 0 && chunk > 256)
+            chunk = 256;
         if (chunk > want - done)
             chunk = want - done;
         if (done + chunk > room) {
