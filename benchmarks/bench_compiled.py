@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 import svharness as H  # noqa: E402
 from sysvisor.compiled import _svring, compile_stack  # noqa: E402
-from sysvisor.compiled.drain import Drainer  # noqa: E402
+from sysvisor.compiled.drain import Drainer, tsc_calibration  # noqa: E402
 from sysvisor.layers.fakeroot import FakeRoot  # noqa: E402
 from sysvisor.layers.faults import Faults, parse_inject  # noqa: E402
 from sysvisor.layers.record import Record  # noqa: E402
@@ -87,7 +87,7 @@ def main() -> int:
         "trace, path payload, TSC clock": ([Record(sink, trace="openat")], NR["openat"], (-100, p, 0)),
         "trace, no payload, TSC clock": ([Record(sink, trace="getpid")], NR["getpid"], ()),
     }
-    cal = _svring.calibrate_tsc(20)
+    cal = tsc_calibration(20)
     results: dict[str, list[float]] = {k: [] for k in cases}
     evs = {}
     for name, (layers, nr, args) in cases.items():

@@ -17,7 +17,7 @@ import pytest
 
 import sysvisor.cli
 from sysvisor.compiled import Options, _svring, compile_stack
-from sysvisor.compiled.drain import Drainer
+from sysvisor.compiled.drain import Drainer, tsc_calibration
 from sysvisor.layers.record import Record
 from sysvisor.record.format import LOST, NO_EXIT, SYSCALL, Reader, Writer
 from sysvisor.tables import native_arch, table
@@ -235,9 +235,10 @@ def test_threads_records_through_the_file(lib, tmp_path):
 
 
 def test_tsc_clock_stamps(lib, tmp_path):
-    cal = _svring.calibrate_tsc(20)
+    cal = tsc_calibration(20)
     if cal is None:
-        pytest.skip("no TSC on this machine: the evaluator uses the clock_gettime syscall")
+        pytest.skip("the kernel does not keep time with the TSC here: the evaluator uses the "
+                    "clock_gettime syscall")
     ev = lib.evaluator(_blob("block"))
     _svring.Region(ev.region).set_clock(_svring.CLOCK_TSC, *cal)
     before = time.time_ns()
@@ -290,7 +291,7 @@ def test_exec_is_held_until_its_result_is_known(lib, tmp_path):
 
 def test_stress_200_threads_no_record_lost(lib):
     ev = lib.evaluator(_blob("block"), ring_bytes=1 << 20)
-    cal = _svring.calibrate_tsc(10)
+    cal = tsc_calibration(10)
     if cal is not None:  # the cheaper clock, as a supervisor would set it
         _svring.Region(ev.region).set_clock(_svring.CLOCK_TSC, *cal)
     sink = CheckingSink()

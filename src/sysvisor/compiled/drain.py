@@ -36,6 +36,22 @@ RING_AMEND = 0x81
 _HDR = struct.Struct("<4sHHQqqiiiIQQII6QqQQI8sI")
 
 
+CLOCKSOURCE = "/sys/devices/system/clocksource/clocksource0/current_clocksource"
+
+
+def tsc_calibration(ms: int = 20):
+    """(tsc_base, ns_base, mult, shift) for Region.set_clock(CLOCK_TSC, ...),
+    or None: only when the kernel itself keeps time with the TSC (it then
+    vouches that the TSC is constant and in step on every CPU)."""
+    try:
+        with open(CLOCKSOURCE) as f:
+            if f.read().strip() != "tsc":
+                return None
+    except OSError:
+        return None
+    return _svring.calibrate_tsc(ms)
+
+
 def _ids(pid: int) -> tuple[int, int]:
     """(pid namespace inode, cgroup v2 directory inode) of a process."""
     try:

@@ -375,8 +375,6 @@ class Faults(Layer):
         inj = self.rules.get((call.arch, call.nr))
         if inj is None:
             return call.next()
-        if inj.predicates and not any(all(p.matches(call.args) for p in alt) for alt in inj.predicates):
-            return call.next()
         if self.only is not None and not self.only(call):
             return call.next()
         owner = call.tid if inj.scope == "thread" else call.pid
