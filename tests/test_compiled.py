@@ -245,6 +245,12 @@ def test_when_counts_per_thread_like_strace(lib):
         assert row == [0, 1, 0, 1, 0, 1, 0, 0, 0, 0]
 
 
+@pytest.mark.parametrize("expr", ["1", "3", "2..4", "3+", "2+3", "2..8+3", "2..9+", "1..1"])
+def test_when_decides_like_the_python_layer(lib, expr):
+    rows, _ = _hits(lib, [Faults([parse_inject(f"getpid:retval=1:when={expr}")])], 1, 20)
+    assert rows[0] == [int(When.parse(expr).matches(n)) for n in range(1, 21)]
+
+
 def test_when_counts_per_process_with_atomics(lib):
     rows, _ = _hits(lib, [Faults([Injection("getpid", error=1, when=When(5, 0, 0), scope="process")])],
                     8, 50)
