@@ -1538,6 +1538,27 @@ int sv_exit(void *ctx, struct sv_call *c, long *ret, void *pending)
     return SV_RUN;
 }
 
+int sv_crosses(void *ctx, const struct sv_call *c, void *pending)
+{
+    struct ctx *x = ctx;
+    struct pending *p = pending;
+    p->magic = PENDING_MAGIC;
+    p->entry = 0;  /* sv_exit: nothing to unwind */
+    p->state = 0;
+    if (x->magic != CTX_MAGIC)
+        return 0;
+    const struct svb_entry *e = entry_for(x, c);
+    if (!e)
+        return 0;
+    const struct svb_action *a = action_at(e, 0);
+    for (unsigned i = 0; i < e->nactions; i++, a = (const void *)((const uint8_t *)a + a->size)) {
+        const uint8_t *body;
+        if (a->type == SVB_CROSS && matches(a, c->args, &body))
+            return 1;
+    }
+    return 0;
+}
+
 unsigned sv_pending_group(const void *pending)
 {
     const struct pending *p = pending;

@@ -46,6 +46,20 @@
 
 #include <stddef.h>
 
+#ifdef SV_RENAME
+/* Built into the shim through svpolicy_shim.c, which provides the shim's own
+ * sv_entry/sv_exit (native/shim.h): the evaluator's functions are svp_*. */
+#define sv_ctx_init svp_ctx_init
+#define sv_ctx_fork svp_ctx_fork
+#define sv_strerror svp_strerror
+#define sv_region_size svp_region_size
+#define sv_entry svp_entry
+#define sv_resume svp_resume
+#define sv_exit svp_exit
+#define sv_crosses svp_crosses
+#define sv_pending_group svp_pending_group
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -108,6 +122,12 @@ int sv_resume(void *ctx, struct sv_call *c, long *ret, void *pending, int verdic
 int sv_exit(void *ctx, struct sv_call *c, long *ret, void *pending);
 /* the crossing group (an index into the supervisor's table) to run */
 unsigned sv_pending_group(const void *pending);
+
+/* For a shim that runs the whole layer chain in Python when a call
+ * crosses (no sv_resume): 1 when the call would cross at some point (a
+ * crossing whose predicates hold), before any action runs; `pending` is
+ * then set so that sv_exit does nothing. */
+int sv_crosses(void *ctx, const struct sv_call *c, void *pending);
 
 #ifdef __cplusplus
 }

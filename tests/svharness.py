@@ -49,6 +49,25 @@ def build(outdir: str) -> str:
     return lib
 
 
+def build_shim_adapter(outdir: str) -> str:
+    """native/svpolicy_shim.c (the shim's interface on main) with the
+    evaluator, as the shim links them (-DSV_RENAME), exported for ctypes."""
+    gcc = shutil.which("gcc")
+    lib = os.path.join(outdir, "libsvshim.so")
+    srcs = [os.path.join(NATIVE, n) for n in ("svpolicy_shim.c", "svpolicy.c", "svring.c")]
+    subprocess.run([gcc, *EVAL_CFLAGS, "-DSV_RENAME", "-DSVS_API=", "-I", NATIVE, "-shared", "-o",
+                    lib, *srcs], check=True, capture_output=True, text=True)
+    os.chmod(lib, 0o755)
+    return lib
+
+
+class ShimCtx(ctypes.Structure):
+    """native/shim.h's struct sv_ctx (on main)."""
+    _fields_ = [("raw_syscall", ctypes.c_void_p), ("blob", ctypes.c_void_p),
+                ("blob_len", ctypes.c_size_t), ("proc_region", ctypes.c_void_p),
+                ("proc_region_len", ctypes.c_size_t)]
+
+
 def undefined_symbols(outdir: str) -> list[str]:
     """The symbols the evaluator's objects need from outside themselves."""
     objs = [os.path.join(outdir, os.path.basename(s) + ".o") for s in SOURCES[:2]]

@@ -426,6 +426,13 @@ def test_fakeroot_ids_and_fork(lib):
     assert child.call(NR["geteuid"])[:2] == (H.SV_RETURN, 7)
     assert child.call(NR["setuid"], (1,))[1] == 0
     assert child.call(NR["geteuid"])[1] == 1 and ev.call(NR["geteuid"])[1] == 7  # separate
+    # an exec that got a new region: the supervisor carries the identity over
+    from sysvisor.compiled.drain import inherit_identity
+
+    after_exec = lib.evaluator(cs.blob)
+    assert after_exec.call(NR["geteuid"])[1] == 0
+    inherit_identity(ev.region, after_exec.region)
+    assert after_exec.call(NR["geteuid"])[1] == 7
 
 
 # ---- stack order ----------------------------------------------------------------------------------
@@ -615,3 +622,72 @@ def test_uncapturable_can_cross_instead(tmp_path):
     rep = cs.report["x86_64"]
     assert rep["crossing"]["sendmsg"] == ["Record"] and rep["compiled"]["write"] == ["Record"]
     assert "sendmsg" in rep["partial"]
+
+
+# ---- the shim's interface as merged on main (native/svpolicy_shim.c) ---------------------------
+
+
+def test_shim_adapter(svlib, tmp_path):
+    import mmap
+
+    lib, d = svlib
+    shim = ctypes.CDLL(H.build_shim_adapter(d))
+    vp = ctypes.c_void_p
+    shim.sv_eval_region_size.argtypes = [vp, ctypes.c_size_t]
+    shim.sv_eval_region_size.restype = ctypes.c_size_t
+    shim.sv_eval_region_init.argtypes = [ctypes.POINTER(H.ShimCtx), ctypes.c_int]
+    shim.sv_entry.argtypes = [ctypes.POINTER(H.ShimCtx), ctypes.POINTER(H.SvCall),
+                              ctypes.POINTER(ctypes.c_long), vp]
+    shim.sv_exit_result.argtypes = [ctypes.POINTER(H.ShimCtx), ctypes.POINTER(H.SvCall), ctypes.c_long, vp]
+    shim.sv_exit_result.restype = ctypes.c_long
+    out = str(tmp_path / "t.svt")
+    w = Writer(out)
+    layers = [Record(w, trace="getpid,openat,getcwd"), Faults([parse_inject("getpid:error=EPERM")]),
+              PyOpen(), Remap([Bind("/data", str(tmp_path))]), FakeRoot()]
+    blob = compile_stack(layers).blob
+    bbuf = ctypes.create_string_buffer(blob, len(blob))
+    size = shim.sv_eval_region_size(bbuf, len(blob))
+    assert size > 4096
+    area = mmap.mmap(-1, size)
+    ctx = H.ShimCtx(ctypes.cast(lib.dll.h_raw, vp).value, ctypes.addressof(bbuf), len(blob),
+                    H._addr(area), size)
+    shim.sv_eval_region_init(ctypes.byref(ctx), 1)  # SV_KIND_START
+    pending = ctypes.create_string_buffer(H.SV_PENDING_SIZE)
+
+    def call(nr, args=(), run=False):
+        c = H.SvCall(nr, (ctypes.c_ulong * 6)(*args, *[0] * (6 - len(args))), 0, 0, os.getpid(),
+                     os.getpid(), AUDIT)
+        r = ctypes.c_long(0)
+        v = shim.sv_entry(ctypes.byref(ctx), ctypes.byref(c), ctypes.byref(r), pending)
+        if v == H.SV_RUN and run:
+            r.value = shim.sv_exit_result(ctypes.byref(ctx), ctypes.byref(c), lib.dll.h_syscall(c), pending)
+        return v, r.value
+
+    assert call(NR["getpid"]) == (H.SV_RETURN, -errno.EPERM)  # answered: its record is written now
+    assert call(NR["openat"], (AT_FDCWD, 0, 0))[0] == H.SV_SUPERVISOR  # PyOpen: all of it in Python
+    assert call(NR["getuid"]) == (H.SV_RETURN, 0)
+    os.chdir(str(tmp_path))
+    cwd = ctypes.create_string_buffer(4096)
+    assert call(NR["getcwd"], (ctypes.addressof(cwd), 4096), run=True) == (H.SV_RUN, 6)
+    assert cwd.value == b"/data"  # mapped back: sv_exit_result returned the guest length
+    # the supervisor drains the ring at eval_off + 4096
+    dr = Drainer(w, stderr=io.StringIO())
+    dr.add(os.getpid(), memoryview(area)[4096:])
+    dr.finish()
+    w.close()
+    assert [ln.split("(")[0] for ln in _format(out)] == ["getpid", "getcwd"]
+    assert _format(out)[0].endswith("= -1 EPERM (Operation not permitted) (INJECTED)")
+    # a fork child: the area is a copy; identity kept, ring and counters fresh
+    assert call(NR["setuid"], (5,)) == (H.SV_RETURN, 0)
+    child = mmap.mmap(-1, size)
+    child[:] = area[:]
+    cctx = H.ShimCtx(ctx.raw_syscall, ctx.blob, ctx.blob_len, H._addr(child), size)
+    shim.sv_eval_region_init(ctypes.byref(cctx), 3)  # SV_KIND_FORK
+    from sysvisor.compiled import _svring
+
+    st = _svring.Region(memoryview(child)[4096:]).stats()
+    assert st["head"] == 0 and st["written"] == 0
+    c = H.SvCall(NR["getuid"], (ctypes.c_ulong * 6)(), 0, 0, os.getpid(), os.getpid(), AUDIT)
+    r = ctypes.c_long(0)
+    assert shim.sv_entry(ctypes.byref(cctx), ctypes.byref(c), ctypes.byref(r), pending) == H.SV_RETURN
+    assert r.value == 5
