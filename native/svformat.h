@@ -177,7 +177,9 @@ struct svr_header {
     uint64_t tsc_base;
     int64_t ns_base;
     uint32_t tsc_mult, tsc_shift;
-    uint8_t pad1[256 - 160];
+    /* 160: the big buffers of calls in flight, per thread slot (small pending areas) */
+    uint32_t scratch_bytes, scratch_levels;
+    uint8_t pad1[256 - 168];
     /* 256: the producers' position, alone in its cache line */
     uint64_t head;
     uint8_t pad2[56];

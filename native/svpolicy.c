@@ -25,6 +25,7 @@
 #define EFAULT 14
 #define ERANGE 34
 #define EROFS 30
+#define ENOMEM 12
 #define EINTR 4
 #define W_OK 2
 #define O_ACCMODE 3
@@ -34,6 +35,8 @@
 
 struct ctx {
     uint32_t magic, nbinds;
+    uint32_t pending_size;       /* what the shim gives per call */
+    uint32_t small;              /* pending too small for the scratch: use the thread's slot */
     const uint8_t *blob;
     const struct svb_header *hdr;
     const struct svb_arch *arches;
@@ -51,8 +54,19 @@ _Static_assert(sizeof(struct ctx) <= SV_CTX_SIZE, "SV_CTX_SIZE");
 #define PS_EXIT 0x1              /* unwinding: sv_exit in progress */
 #define PS_TRACE 0x2             /* the trace action captured the entry */
 
+/* the big buffers of a call: in the pending area when it is SV_PENDING_FULL,
+ * else in the calling thread's slot of the region */
+struct scratch {
+    uint8_t cap[SV_CAPTURE_MAX];
+    char out[SVB_MAX_PATHS][SV_PATH_MAX];  /* remapped paths: the arguments point here */
+    char b0[SV_PATH_MAX], b1[SV_PATH_MAX], b2[SV_PATH_MAX];
+};
+#define SCRATCH_BYTES ((sizeof(struct scratch) + 63) & ~(size_t)63)
+
 struct pending {
     uint32_t magic, state;
+    struct scratch *s;           /* NULL until an action needs it (or none to be had) */
+    uint32_t *depth;             /* the thread slot's depth word when s is one of its levels */
     const struct svb_entry *entry;
     uint16_t reached;            /* actions entered, in order */
     uint16_t pos;                /* next action at entry */
@@ -66,11 +80,10 @@ struct pending {
     int64_t t0;
     long tnr;
     unsigned long targs[6];
-    uint8_t cap[SV_CAPTURE_MAX];
-    char out[SVB_MAX_PATHS][SV_PATH_MAX];  /* remapped paths: the arguments point here */
-    char b0[SV_PATH_MAX], b1[SV_PATH_MAX], b2[SV_PATH_MAX];
 };
-_Static_assert(sizeof(struct pending) <= SV_PENDING_SIZE, "SV_PENDING_SIZE");
+#define PENDING_HDR 256          /* the scratch follows, in a full pending area */
+_Static_assert(sizeof(struct pending) <= PENDING_HDR && PENDING_HDR <= SV_PENDING_MIN, "pending");
+_Static_assert(PENDING_HDR + sizeof(struct scratch) <= SV_PENDING_FULL, "SV_PENDING_FULL");
 
 struct iov { void *base; unsigned long len; };
 struct ts { long sec, nsec; };
@@ -477,15 +490,17 @@ static void bind_strings(const struct ctx *x, unsigned i, const char **g, size_t
     *hl = b->host_len;
 }
 
-static struct svr_geometry geometry(const struct svb_header *h)
+static struct svr_geometry geometry(const struct svb_header *h, int small)
 {
-    struct svr_geometry g = {h->thread_counters ? h->thread_slots : 0, h->thread_counters,
-                             h->process_counters};
+    /* the thread table: for when= counters, and for the buffers of small pending areas */
+    uint32_t slots = h->thread_counters || small ? h->thread_slots : 0;
+    struct svr_geometry g = {slots, h->thread_counters, h->process_counters,
+                             small ? (uint32_t)SCRATCH_BYTES : 0, small ? SV_SCRATCH_LEVELS : 0};
     return g;
 }
 
 static int setup(struct ctx *x, const uint8_t *blob, size_t blob_len, void *region,
-                 size_t region_len, sv_raw_syscall_fn raw)
+                 size_t region_len, sv_raw_syscall_fn raw, size_t pending_size)
 {
     int err = check_blob(blob, blob_len);
     if (err)
@@ -499,6 +514,8 @@ static int setup(struct ctx *x, const uint8_t *blob, size_t blob_len, void *regi
     x->binds = (const void *)(blob + h->binds_off);
     x->nbinds = h->nbinds;
     x->raw = raw;
+    x->pending_size = (uint32_t)(pending_size < SV_PENDING_FULL ? pending_size : SV_PENDING_FULL);
+    x->small = pending_size < SV_PENDING_FULL;
     x->capture_max = h->capture_max;
     x->thread_counters = h->thread_counters;
     x->process_counters = h->process_counters;
@@ -510,7 +527,7 @@ static int setup(struct ctx *x, const uint8_t *blob, size_t blob_len, void *regi
         if (gl != hl || !meq(g, hs, gl))
             x->moved |= 1ull << i;
     }
-    struct svr_geometry geo = geometry(h);
+    struct svr_geometry geo = geometry(h, x->small);
     uint32_t flags = (h->flags & SVB_F_RING_BLOCK) ? SVR_F_BLOCK : 0;
     if (svr_format(region, region_len, &geo, flags, x->pid) || svr_open(&x->ring, region, region_len))
         return SV_EREGION;
@@ -526,12 +543,12 @@ static int setup(struct ctx *x, const uint8_t *blob, size_t blob_len, void *regi
 }
 
 int sv_ctx_init(void *ctx, size_t ctx_size, const void *blob, size_t blob_len, void *region,
-                size_t region_len, sv_raw_syscall_fn raw)
+                size_t region_len, sv_raw_syscall_fn raw, size_t pending_size)
 {
     if (!ctx || ctx_size < sizeof(struct ctx) || !blob || !region || !raw || (uintptr_t)ctx % 8
-        || (uintptr_t)region % 64)
+        || (uintptr_t)region % 64 || pending_size < SV_PENDING_MIN)
         return SV_ECTX;
-    return setup(ctx, blob, blob_len, region, region_len, raw);
+    return setup(ctx, blob, blob_len, region, region_len, raw, pending_size);
 }
 
 int sv_ctx_fork(void *child_ctx, size_t ctx_size, const void *parent_ctx, void *region,
@@ -549,7 +566,8 @@ int sv_ctx_fork(void *child_ctx, size_t ctx_size, const void *parent_ctx, void *
     uint64_t tsc_base = ph->tsc_base;
     int64_t ns_base = ph->ns_base;
     uint32_t mult = ph->tsc_mult, shift = ph->tsc_shift;
-    int err = setup(child_ctx, p->blob, p->hdr->total_size, region, region_len, p->raw);
+    int err = setup(child_ctx, p->blob, p->hdr->total_size, region, region_len, p->raw,
+                    p->pending_size);
     if (err)
         return err;
     struct ctx *c = child_ctx;
@@ -566,13 +584,15 @@ int sv_ctx_fork(void *child_ctx, size_t ctx_size, const void *parent_ctx, void *
     return SV_OK;
 }
 
-size_t sv_region_size(const void *blob, size_t blob_len, size_t ring_bytes)
+size_t sv_region_size(const void *blob, size_t blob_len, size_t ring_bytes, size_t pending_size)
 {
-    if (check_blob(blob, blob_len))
+    if (check_blob(blob, blob_len) || pending_size < SV_PENDING_MIN)
         return 0;
     const struct svb_header *h = blob;
-    struct svr_geometry g = geometry(h);
-    uint64_t stride = (8 + 8ull * g.nthread_counters + 7) & ~7ull;
+    struct svr_geometry g = geometry(h, pending_size < SV_PENDING_FULL);
+    uint64_t stride = g.scratch_levels
+        ? svr_scratch_off(g.nthread_counters) + (uint64_t)g.scratch_levels * g.scratch_bytes
+        : 8 + 8ull * g.nthread_counters;
     uint64_t fixed = SVR_HEADER_SIZE + 8ull * (g.nprocess_counters + g.nthread_counters)
                      + g.thread_slots * stride + 256;
     uint64_t slots = ring_bytes / SVR_SLOT;
@@ -661,7 +681,7 @@ static int matches(const struct svb_action *a, const unsigned long *args, const 
 
 /* ---- when= counters --------------------------------------------------------------- */
 
-static uint64_t *thread_counts(const struct ctx *x, int32_t tid, int claim)
+static int32_t *thread_slot(const struct ctx *x, int32_t tid, int claim)
 {
     const struct svr_header *h = x->ring.h;
     uint32_t n = h->thread_slots;
@@ -672,7 +692,7 @@ static uint64_t *thread_counts(const struct ctx *x, int32_t tid, int claim)
         int32_t *t = (int32_t *)(x->ring.threads + (uint64_t)((start + i) % n) * h->thread_stride);
         int32_t v = __atomic_load_n(t, __ATOMIC_ACQUIRE);
         if (v == tid)
-            return (uint64_t *)(t + 2);
+            return t;
         if (v == 0)
             break;
     }
@@ -683,18 +703,57 @@ static uint64_t *thread_counts(const struct ctx *x, int32_t tid, int claim)
         int32_t v = __atomic_load_n(t, __ATOMIC_ACQUIRE);
         if ((v == 0 || v == -1)
             && __atomic_compare_exchange_n(t, &v, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            t[1] = 0;  /* no scratch level in use */
             mzero(t + 2, 8ull * x->thread_counters);  /* a fresh thread counts from zero */
-            return (uint64_t *)(t + 2);
+            return t;
         }
     }
     return 0;
 }
 
+static uint64_t *thread_counts(const struct ctx *x, int32_t tid, int claim)
+{
+    int32_t *t = thread_slot(x, tid, claim);
+    return t ? (uint64_t *)(t + 2) : 0;
+}
+
 static void thread_gone(const struct ctx *x, int32_t tid)
 {
-    uint64_t *c = thread_counts(x, tid, 0);
-    if (c)
-        __atomic_store_n((int32_t *)c - 2, -1, __ATOMIC_RELEASE);
+    int32_t *t = thread_slot(x, tid, 0);
+    if (t)
+        __atomic_store_n(t, -1, __ATOMIC_RELEASE);
+}
+
+/* the call's big buffers (see struct scratch); NULL when none is left: more
+ * threads than slots, or calls nested deeper than SV_SCRATCH_LEVELS */
+static struct scratch *scratch(const struct ctx *x, struct pending *p, int32_t tid)
+{
+    if (p->s)
+        return p->s;
+    if (!x->small) {
+        p->s = (struct scratch *)((uint8_t *)p + PENDING_HDR);
+        return p->s;
+    }
+    int32_t *t = thread_slot(x, tid, 1);
+    if (!t)
+        return 0;
+    uint32_t *depth = (uint32_t *)(t + 1);
+    const struct svr_header *h = x->ring.h;
+    if (*depth >= h->scratch_levels)
+        return 0;
+    p->s = (struct scratch *)((uint8_t *)t + svr_scratch_off(x->thread_counters)
+                              + (uint64_t)*depth * h->scratch_bytes);
+    p->depth = depth;
+    (*depth)++;  /* only this thread uses its slot */
+    return p->s;
+}
+
+static void release(struct pending *p)
+{
+    if (p->depth && *p->depth)
+        (*p->depth)--;
+    p->depth = 0;
+    p->s = 0;
 }
 
 static int when_hits(const struct ctx *x, const struct sv_call *c, const struct svb_inject *i)
@@ -772,13 +831,13 @@ static uint8_t arg_of(const struct pending *p, unsigned long addr)
 static struct svt_payload *pay_begin(const struct ctx *x, struct pending *p, size_t n, size_t *room)
 {
     size_t at = p->cap_len;
-    if (at + SVT_PAYLOAD_HDR > x->capture_max) {
+    if (!p->s || at + SVT_PAYLOAD_HDR > x->capture_max) {
         p->rec_flags |= SVT_TRUNCATED;
         return 0;
     }
     size_t left = x->capture_max - at - SVT_PAYLOAD_HDR;
     *room = n < left ? n : left;
-    return (struct svt_payload *)(p->cap + at);
+    return (struct svt_payload *)(p->s->cap + at);
 }
 
 static void pay_end(struct pending *p, struct svt_payload *pl, uint8_t kind, uint8_t arg,
@@ -991,7 +1050,7 @@ static void write_record(struct ctx *x, struct pending *p, const struct sv_call 
     r.ip = c->ip;
     r.sp = c->sp;
     r.payload_bytes = p->cap_len;
-    svr_write(&x->ring, &r, sizeof r, p->cap, p->cap_len, x->raw);
+    svr_write(&x->ring, &r, sizeof r, p->s ? (const void *)p->s->cap : (const void *)&r, p->cap_len, x->raw);
 }
 
 /* ---- path remapping ------------------------------------------------------------------ */
@@ -1169,18 +1228,18 @@ static int remap_path(const struct ctx *x, struct pending *p, struct sv_call *c,
 {
     unsigned long addr = c->args[ps->arg];
     int complete;
-    long n = read_str(x, addr, p->b0, SV_PATH_MAX, SV_PATH_MAX - 1, &complete);
+    long n = read_str(x, addr, p->s->b0, SV_PATH_MAX, SV_PATH_MAX - 1, &complete);
     if (n <= 0 || !complete)
         return 0;  /* NULL, unreadable, empty (AT_EMPTY_PATH) or too long: the kernel decides */
     size_t bl, sl;
     int ro;
-    if (p->b0[0] == '/') {
-        p->b1[0] = '/', p->b1[1] = 0, bl = 1;
+    if (p->s->b0[0] == '/') {
+        p->s->b1[0] = '/', p->s->b1[1] = 0, bl = 1;
     } else {
         long fd = ps->dirfd_arg < 0 ? AT_FDCWD : (long)(int32_t)(uint32_t)c->args[ps->dirfd_arg];
         long r;
         if (fd == AT_FDCWD) {
-            r = sys(x, __NR_getcwd, (long)p->b1, SV_PATH_MAX, 0, 0, 0, 0);
+            r = sys(x, __NR_getcwd, (long)p->s->b1, SV_PATH_MAX, 0, 0, 0, 0);
             r = r > 0 ? r - 1 : -1;  /* the kernel counts the NUL */
         } else {
             char name[32] = "/proc/self/fd/";
@@ -1194,42 +1253,42 @@ static int remap_path(const struct ctx *x, struct pending *p, struct sv_call *c,
             while (d)
                 name[m++] = digits[--d];
             name[m] = 0;
-            r = sys(x, __NR_readlinkat, AT_FDCWD, (long)name, (long)p->b1, SV_PATH_MAX - 1, 0, 0);
+            r = sys(x, __NR_readlinkat, AT_FDCWD, (long)name, (long)p->s->b1, SV_PATH_MAX - 1, 0, 0);
             if (r >= 0)
-                p->b1[r] = 0;
+                p->s->b1[r] = 0;
         }
-        if (r <= 0 || p->b1[0] != '/')
+        if (r <= 0 || p->s->b1[0] != '/')
             return 0;
         bl = (size_t)r;
     }
     /* b2 = the guest directory it starts from */
-    long s = p->b0[0] == '/' ? 1 : translate(x, p->b1, bl, 1, p->b2, &ro);
+    long s = p->s->b0[0] == '/' ? 1 : translate(x, p->s->b1, bl, 1, p->s->b2, &ro);
     if (s < 0)
         return 0;
-    if (p->b0[0] == '/')
-        p->b2[0] = '/', p->b2[1] = 0;
+    if (p->s->b0[0] == '/')
+        p->s->b2[0] = '/', p->s->b2[1] = 0;
     sl = (size_t)s;
-    int dotdot = has_dotdot(p->b0, (size_t)n);
-    int same_start = sl == bl && meq(p->b2, p->b1, bl);
+    int dotdot = has_dotdot(p->s->b0, (size_t)n);
+    int same_start = sl == bl && meq(p->s->b2, p->s->b1, bl);
     int walk = dotdot && same_start
-               && walk_enters_bind(x, p->b2, sl, p->b0, (size_t)n, p->out[k]);
-    if (append_norm(p->b2, &sl, p->b0, (size_t)n) < 0)
+               && walk_enters_bind(x, p->s->b2, sl, p->s->b0, (size_t)n, p->s->out[k]);
+    if (append_norm(p->s->b2, &sl, p->s->b0, (size_t)n) < 0)
         return 0;
-    long hl = translate(x, p->b2, sl, 0, p->out[k], &ro);
+    long hl = translate(x, p->s->b2, sl, 0, p->s->out[k], &ro);
     if (hl < 0)
         return 0;
-    if (ro && writes(x, ps, c->args, p->out[k]))
+    if (ro && writes(x, ps, c->args, p->s->out[k]))
         return EROFS;
     int same;
     if (dotdot) {
         same = same_start && !walk;
     } else {
-        if (append_norm(p->b1, &bl, p->b0, (size_t)n) < 0)
+        if (append_norm(p->s->b1, &bl, p->s->b0, (size_t)n) < 0)
             return 0;
-        same = bl == (size_t)hl && meq(p->b1, p->out[k], bl);
+        same = bl == (size_t)hl && meq(p->s->b1, p->s->out[k], bl);
     }
     if (!same)
-        c->args[ps->arg] = (unsigned long)p->out[k];
+        c->args[ps->arg] = (unsigned long)p->s->out[k];
     return 0;
 }
 
@@ -1241,27 +1300,27 @@ static void remap_result(const struct ctx *x, struct pending *p, const struct sv
     if (n <= 0 || n >= SV_PATH_MAX)
         return;
     unsigned long buf = c->args[r->buf_arg], size = c->args[r->size_arg];
-    if (mem_read(x, p->b0, buf, (size_t)n) != n)
+    if (mem_read(x, p->s->b0, buf, (size_t)n) != n)
         return;
     size_t len = (size_t)n;
     if (r->result == SVB_RES_GETCWD)
-        len = slen(p->b0, (size_t)n);
-    else if (p->b0[0] != '/')
+        len = slen(p->s->b0, (size_t)n);
+    else if (p->s->b0[0] != '/')
         return;  /* a relative link target: not a path we map */
-    p->b0[len] = 0;
-    long gl = translate(x, p->b0, len, 1, p->b2, &ro);
-    if (gl < 0 || ((size_t)gl == len && meq(p->b2, p->b0, len)))
+    p->s->b0[len] = 0;
+    long gl = translate(x, p->s->b0, len, 1, p->s->b2, &ro);
+    if (gl < 0 || ((size_t)gl == len && meq(p->s->b2, p->s->b0, len)))
         return;
     if (r->result == SVB_RES_GETCWD) {
         if ((unsigned long)gl + 1 > size) {
             *ret = -ERANGE;
             return;
         }
-        if (mem_write(x, buf, p->b2, (size_t)gl + 1) == gl + 1)
+        if (mem_write(x, buf, p->s->b2, (size_t)gl + 1) == gl + 1)
             *ret = gl + 1;
     } else {
         size_t m = (unsigned long)gl < size ? (size_t)gl : size;
-        if (mem_write(x, buf, p->b2, m) == (long)m)
+        if (mem_write(x, buf, p->s->b2, m) == (long)m)
             *ret = (long)m;
     }
 }
@@ -1376,6 +1435,8 @@ static int run(struct ctx *x, struct sv_call *c, long *ret, struct pending *p)
                 p->targs[k] = c->args[k];
             p->cap_len = p->cap_n = 0;
             p->trace_flags = (t->flags & SVB_T_PARTIAL) ? SVT_PARTIAL : 0;
+            if (t->nops && !scratch(x, p, c->tid))
+                p->trace_flags |= SVT_TRUNCATED;  /* no buffer for the payloads: said */
             capture(x, p, t, 0, 0, c->arch);
             if (e->flags & SVB_E_NORETURN) {  /* exit, exit_group: now or never */
                 write_record(x, p, c, SVT_SYSCALL, SVT_NO_EXIT, 0, -1);
@@ -1414,6 +1475,10 @@ static int run(struct ctx *x, struct sv_call *c, long *ret, struct pending *p)
         case SVB_REMAP: {
             const struct svb_remap *r = (const void *)body;
             const struct svb_path *ps = (const void *)(r + 1);
+            if (!scratch(x, p, c->tid)) {
+                *ret = -ENOMEM;  /* no buffer for the new path: fail it rather than run it unmapped */
+                return SV_RETURN;
+            }
             for (unsigned k = 0; k < r->npaths; k++) {
                 int err = remap_path(x, p, c, &ps[k], (int)k);
                 if (err) {
@@ -1446,6 +1511,8 @@ int sv_entry(void *ctx, struct sv_call *c, long *ret, void *pending)
     p->magic = PENDING_MAGIC;
     p->state = 0;
     p->entry = 0;
+    p->s = 0;
+    p->depth = 0;
     p->reached = p->pos = p->unwind = 0;
     p->fired = p->exit_cross = 0;
     p->rec_flags = p->trace_flags = 0;
@@ -1454,10 +1521,14 @@ int sv_entry(void *ctx, struct sv_call *c, long *ret, void *pending)
     const struct svb_entry *e = entry_for(x, c);
     if (!e)
         return SV_RUN;
-    if ((e->flags & SVB_E_THREAD_EXIT) && x->thread_counters)
-        thread_gone(x, c->tid);
     p->entry = e;
-    return run(x, c, ret, p);
+    int v = run(x, c, ret, p);
+    if (e->flags & SVB_E_NORETURN && v != SV_SUPERVISOR) {
+        release(p);  /* exit, exit_group: no sv_exit follows */
+        if (e->flags & SVB_E_THREAD_EXIT)
+            thread_gone(x, c->tid);  /* its counters and buffers are free for the next thread */
+    }
+    return v;
 }
 
 int sv_resume(void *ctx, struct sv_call *c, long *ret, void *pending, int verdict, unsigned flags)
@@ -1535,6 +1606,7 @@ int sv_exit(void *ctx, struct sv_call *c, long *ret, void *pending)
             break;
         }
     }
+    release(p);
     return SV_RUN;
 }
 
@@ -1545,6 +1617,8 @@ int sv_crosses(void *ctx, const struct sv_call *c, void *pending)
     p->magic = PENDING_MAGIC;
     p->entry = 0;  /* sv_exit: nothing to unwind */
     p->state = 0;
+    p->s = 0;
+    p->depth = 0;
     if (x->magic != CTX_MAGIC)
         return 0;
     const struct svb_entry *e = entry_for(x, c);

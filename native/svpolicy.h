@@ -9,6 +9,7 @@
  * then, for every intercepted call:
  *
  *     char pending[SV_PENDING_SIZE];  // per call, not per thread: see below
+ *                                     // (SV_PENDING_FULL, or down to SV_PENDING_MIN)
  *     long ret;
  *     int v = sv_entry(ctx, &call, &ret, pending);
  *     while (v == SV_SUPERVISOR) {           // a Python layer's turn
@@ -28,8 +29,9 @@
  *   a call that does not return (exit, a successful execve): the evaluator
  *   writes those records at entry.
  * - `pending` is per call: a signal handler may make calls while another
- *   call of the same thread is in flight, so it lives in the handler's frame
- *   (the handler then needs a stack of about 64 KB), not in a TLS slot.
+ *   call of the same thread is in flight, so it lives in the handler's frame,
+ *   not in a TLS slot; its size (SV_PENDING_FULL, or down to SV_PENDING_MIN)
+ *   is given to sv_ctx_init.
  * - The evaluator is free-standing: no libc, no locks, no allocation; every
  *   system call goes through `raw` (the shim's trampoline). Program memory
  *   is read and written with process_vm_readv/writev on the own pid, so a
@@ -86,9 +88,22 @@ typedef long (*sv_raw_syscall_fn)(long nr, long a0, long a1, long a2, long a3, l
                                   long a5);
 
 #define SV_CTX_SIZE 512          /* bytes the shim reserves for a ctx */
-#define SV_PENDING_SIZE 32768    /* bytes per call in flight */
 #define SV_PATH_MAX 4096
 #define SV_CAPTURE_MAX 8192      /* payload bytes per trace record */
+/* The pending area per call in flight: with SV_PENDING_FULL bytes it holds
+ * everything a call needs; with as little as SV_PENDING_MIN the big buffers
+ * (the captured payloads, the remapped paths) live in the thread's slot of
+ * the region instead, SV_SCRATCH_LEVELS calls deep (a signal handler's call
+ * during a call of the same thread is one level more), for shims whose
+ * handler must stay small on the program's stack (glibc's thread exit
+ * discards the stack 16 KiB below its stack pointer, handler frames
+ * included). sv_ctx_init is told which. */
+#define SV_PENDING_FULL 32768
+#define SV_PENDING_MIN 512
+#define SV_SCRATCH_LEVELS 2
+#ifndef SV_PENDING_SIZE
+#define SV_PENDING_SIZE SV_PENDING_FULL
+#endif
 
 /* sv_ctx_init / sv_ctx_fork results */
 enum {
@@ -105,7 +120,7 @@ enum {
  * is refused, never half used), lay out or adopt the region and fill the
  * ctx. 0 or a negative SV_E* code. */
 int sv_ctx_init(void *ctx, size_t ctx_size, const void *blob, size_t blob_len, void *region,
-                size_t region_len, sv_raw_syscall_fn raw);
+                size_t region_len, sv_raw_syscall_fn raw, size_t pending_size);
 /* In a fork child: a ctx for the child's new region, with the parent's
  * blob and raw function, and the parent's fakeroot identity. */
 int sv_ctx_fork(void *child_ctx, size_t ctx_size, const void *parent_ctx, void *region,
@@ -113,8 +128,8 @@ int sv_ctx_fork(void *child_ctx, size_t ctx_size, const void *parent_ctx, void *
 const char *sv_strerror(int err);
 
 /* The region size for a ring of about ring_bytes (the rest is counters and
- * the per-thread table the blob asks for). */
-size_t sv_region_size(const void *blob, size_t blob_len, size_t ring_bytes);
+ * the per-thread table the blob and the pending size ask for). */
+size_t sv_region_size(const void *blob, size_t blob_len, size_t ring_bytes, size_t pending_size);
 
 int sv_entry(void *ctx, struct sv_call *c, long *ret, void *pending);
 int sv_resume(void *ctx, struct sv_call *c, long *ret, void *pending, int verdict,

@@ -3,8 +3,11 @@
  * sv_exit) on top of the evaluator (svpolicy.h, built with -DSV_RENAME so
  * that its own functions are svp_*). Link this file, svpolicy.c and
  * svring.c into the shim (all with -DSV_RENAME) and build the shim with
- * -DSV_PENDING_SIZE=32768: these strong definitions replace the shim's
- * weak "every call crosses" defaults.
+ * -DSV_PENDING_SIZE=512 (SV_PENDING_MIN: the calls' big buffers then live
+ * in the region, per thread, since the shim's SIGSYS handler runs on the
+ * program's stack, which glibc discards 16 KiB below the stack pointer at
+ * thread exit; 32768 also works where stacks allow). These strong
+ * definitions replace the shim's weak "every call crosses" defaults.
  *
  * The shim runs the whole layer chain in Python when a call crosses, and
  * has no sv_resume. So: a call that would cross at some point crosses
@@ -54,7 +57,7 @@ SVS_API size_t sv_eval_region_size(const void *blob, size_t blob_len)
 {
     if (!blob || !blob_len)
         return 0;
-    size_t r = svp_region_size(blob, blob_len, RING_BYTES);
+    size_t r = svp_region_size(blob, blob_len, RING_BYTES, SV_PENDING_SIZE);
     return r ? AREA_CTX + r : 0;
 }
 
@@ -77,7 +80,7 @@ SVS_API void sv_eval_region_init(void *ctx, int kind)
     }
     priv[0] = 0;
     if (svp_ctx_init(priv, AREA_CTX, s->blob, s->blob_len, h, s->proc_region_len - AREA_CTX,
-                     s->raw_syscall) != SV_OK) {
+                     s->raw_syscall, SV_PENDING_SIZE) != SV_OK) {
         priv[0] = 0;  /* refused: every call crosses (sv_entry below) */
         return;
     }

@@ -55,7 +55,12 @@ static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1)
 int svr_format(void *region, size_t len, const struct svr_geometry *g, uint32_t flags, int32_t pid)
 {
     struct svr_header *h = region;
-    uint32_t stride = (uint32_t)(8 + 8ull * g->nthread_counters);  /* tid, pad, u64 counts */
+    uint64_t stride64 = g->scratch_levels
+        ? svr_scratch_off(g->nthread_counters) + (uint64_t)g->scratch_levels * g->scratch_bytes
+        : 8 + 8ull * g->nthread_counters;  /* tid, depth, u64 counts[, scratch] */
+    if (stride64 > (1u << 30))
+        return -1;
+    uint32_t stride = (uint32_t)stride64;
     uint64_t counters_off = SVR_HEADER_SIZE;
     uint64_t ncounters = (uint64_t)g->nprocess_counters + g->nthread_counters;
     uint64_t threads_off = align_up(counters_off + 8 * ncounters, 64);
@@ -78,7 +83,8 @@ int svr_format(void *region, size_t len, const struct svr_geometry *g, uint32_t 
     int same = same_bytes(h->magic, SVR_MAGIC, 8) && h->version == SVR_VERSION
                && h->region_size == len && h->thread_slots == g->thread_slots
                && h->nthread_counters == g->nthread_counters
-               && h->nprocess_counters == g->nprocess_counters && h->nslots == nslots;
+               && h->nprocess_counters == g->nprocess_counters && h->nslots == nslots
+               && h->scratch_bytes == g->scratch_bytes && h->scratch_levels == g->scratch_levels;
     if (same) {  /* kept across an exec: counters, ids and records stay */
         STORE(&h->pid, pid, RLX);
         return 0;
@@ -101,6 +107,8 @@ int svr_format(void *region, size_t len, const struct svr_geometry *g, uint32_t 
     h->nthread_counters = g->nthread_counters;
     h->nprocess_counters = g->nprocess_counters;
     h->counters_off = counters_off;
+    h->scratch_bytes = g->scratch_bytes;
+    h->scratch_levels = g->scratch_levels;
     uint64_t *seq = (uint64_t *)((uint8_t *)region + seq_off);
     for (uint64_t i = 0; i < nslots; i++)
         seq[i] = i;
@@ -121,7 +129,9 @@ int svr_open(struct svr_view *v, void *region, size_t len)
         || h->ring_off + n * SVR_SLOT > len || h->ring_off < h->seq_off + 8 * n
         || h->threads_off + (uint64_t)h->thread_slots * h->thread_stride > h->seq_off
         || h->counters_off + 8ull * (h->nprocess_counters + h->nthread_counters) > h->threads_off
-        || h->thread_stride < 8 + 8ull * h->nthread_counters)
+        || h->thread_stride < 8 + 8ull * h->nthread_counters
+        || (h->scratch_levels && h->thread_stride < svr_scratch_off(h->nthread_counters)
+                                 + (uint64_t)h->scratch_levels * h->scratch_bytes))
         return -1;
     v->h = h;
     v->seq = (uint64_t *)((uint8_t *)region + h->seq_off);

@@ -38,7 +38,13 @@ struct svr_view {
 /* what the region needs besides the ring */
 struct svr_geometry {
     uint32_t thread_slots, nthread_counters, nprocess_counters;
+    uint32_t scratch_bytes, scratch_levels;  /* per thread slot, 64-aligned within it */
 };
+
+/* a thread slot: i32 tid (0 free, -1 freed), u32 depth (scratch levels in
+ * use), nthread_counters x u64, then scratch_levels x scratch_bytes at
+ * svr_scratch_off(nthread_counters) */
+#define svr_scratch_off(n) ((8 + 8ull * (n) + 63) & ~63ull)
 
 #define SVR_MIN_SLOTS 256
 

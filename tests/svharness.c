@@ -36,9 +36,15 @@ long h_raw(long nr, long a, long b, long c, long d, long e, long f)
 
 sv_raw_syscall_fn h_raw_fn(void) { return h_raw; }
 
-int h_ctx_init(void *ctx, const void *blob, size_t len, void *region, size_t rlen)
+/* pending: the bytes per call the "shim" gives (SV_PENDING_FULL, or as little
+ * as SV_PENDING_MIN: then h_call uses that much, and the big buffers are the
+ * thread's in the region) */
+static size_t h_pending = SV_PENDING_FULL;
+
+int h_ctx_init(void *ctx, const void *blob, size_t len, void *region, size_t rlen, size_t pending)
 {
-    return sv_ctx_init(ctx, SV_CTX_SIZE, blob, len, region, rlen, h_raw);
+    h_pending = pending;
+    return sv_ctx_init(ctx, SV_CTX_SIZE, blob, len, region, rlen, h_raw, pending);
 }
 
 /* for fuzzing: a corrupted blob may ask for any signal or delay; the calls
@@ -50,9 +56,10 @@ static long h_raw_tame(long nr, long a, long b, long c, long d, long e, long f)
     return h_raw(nr, a, b, c, d, e, f);
 }
 
-int h_ctx_init_tame(void *ctx, const void *blob, size_t len, void *region, size_t rlen)
+int h_ctx_init_tame(void *ctx, const void *blob, size_t len, void *region, size_t rlen, size_t pending)
 {
-    return sv_ctx_init(ctx, SV_CTX_SIZE, blob, len, region, rlen, h_raw_tame);
+    h_pending = pending;
+    return sv_ctx_init(ctx, SV_CTX_SIZE, blob, len, region, rlen, h_raw_tame, pending);
 }
 
 /* the real call, as the shim makes it after SV_RUN */
@@ -64,9 +71,9 @@ long h_syscall(struct sv_call *c)
 /* one call the way the shim does it, with no supervisor: a crossing is
  * answered "run it" (as a Python layer that calls next() would); run_real
  * 0 means the call is not made and *ret is taken as its result */
-int h_call(void *ctx, struct sv_call *c, long *ret, int run_real, int *crossings)
+static int h_call_in(void *ctx, struct sv_call *c, long *ret, int run_real, int *crossings,
+                     void *pending)
 {
-    char pending[SV_PENDING_SIZE] __attribute__((aligned(16)));
     int v = sv_entry(ctx, c, ret, pending);
     while (v == SV_SUPERVISOR) {
         if (crossings)
@@ -78,6 +85,16 @@ int h_call(void *ctx, struct sv_call *c, long *ret, int run_real, int *crossings
     while (sv_exit(ctx, c, ret, pending) == SV_SUPERVISOR)
         ;
     return v;
+}
+
+int h_call(void *ctx, struct sv_call *c, long *ret, int run_real, int *crossings)
+{
+    if (h_pending < SV_PENDING_FULL) {  /* only what the evaluator was told it gets */
+        char small[SV_PENDING_MIN] __attribute__((aligned(16)));
+        return h_call_in(ctx, c, ret, run_real, crossings, small);
+    }
+    char pending[SV_PENDING_FULL] __attribute__((aligned(16)));
+    return h_call_in(ctx, c, ret, run_real, crossings, pending);
 }
 
 /* every syscall number (and a few strange ones) through the evaluator, with

@@ -20,7 +20,7 @@ EVAL_CFLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-ff
 
 SV_RUN, SV_RETURN, SV_SUPERVISOR = 0, 1, 2
 SV_F_EXIT_HOOKS, SV_F_INJECTED = 0x1, 0x2
-SV_CTX_SIZE, SV_PENDING_SIZE = 512, 32768
+SV_CTX_SIZE, SV_PENDING_SIZE, SV_PENDING_MIN = 512, 32768, 512
 
 
 class SvCall(ctypes.Structure):
@@ -49,14 +49,16 @@ def build(outdir: str) -> str:
     return lib
 
 
-def build_shim_adapter(outdir: str) -> str:
+def build_shim_adapter(outdir: str, pending: int = SV_PENDING_SIZE) -> str:
     """native/svpolicy_shim.c (the shim's interface on main) with the
-    evaluator, as the shim links them (-DSV_RENAME), exported for ctypes."""
+    evaluator, as the shim links them (-DSV_RENAME, the shim's
+    SV_PENDING_SIZE), exported for ctypes."""
     gcc = shutil.which("gcc")
-    lib = os.path.join(outdir, "libsvshim.so")
+    lib = os.path.join(outdir, f"libsvshim-{pending}.so")
     srcs = [os.path.join(NATIVE, n) for n in ("svpolicy_shim.c", "svpolicy.c", "svring.c")]
-    subprocess.run([gcc, *EVAL_CFLAGS, "-DSV_RENAME", "-DSVS_API=", "-I", NATIVE, "-shared", "-o",
-                    lib, *srcs], check=True, capture_output=True, text=True)
+    subprocess.run([gcc, *EVAL_CFLAGS, "-DSV_RENAME", f"-DSV_PENDING_SIZE={pending}", "-DSVS_API=",
+                    "-I", NATIVE, "-shared", "-o", lib, *srcs], check=True, capture_output=True,
+                   text=True)
     os.chmod(lib, 0o755)
     return lib
 
@@ -81,8 +83,8 @@ class Lib:
     def __init__(self, path: str):
         self.dll = d = ctypes.CDLL(path)
         vp, sz = ctypes.c_void_p, ctypes.c_size_t
-        d.h_ctx_init.argtypes = [vp, vp, sz, vp, sz]
-        d.h_ctx_init_tame.argtypes = [vp, vp, sz, vp, sz]
+        d.h_ctx_init.argtypes = [vp, vp, sz, vp, sz, sz]
+        d.h_ctx_init_tame.argtypes = [vp, vp, sz, vp, sz, sz]
         d.sv_ctx_fork.argtypes = [vp, sz, vp, vp, sz]
         d.sv_entry.argtypes = [vp, ctypes.POINTER(SvCall), ctypes.POINTER(ctypes.c_long), vp]
         d.sv_resume.argtypes = [vp, ctypes.POINTER(SvCall), ctypes.POINTER(ctypes.c_long), vp,
@@ -91,7 +93,7 @@ class Lib:
         d.sv_pending_group.argtypes = [vp]
         d.sv_pending_group.restype = ctypes.c_uint
         d.sv_strerror.restype = ctypes.c_char_p
-        d.sv_region_size.argtypes = [vp, sz, sz]
+        d.sv_region_size.argtypes = [vp, sz, sz, sz]
         d.sv_region_size.restype = sz
         d.h_call.argtypes = [vp, ctypes.POINTER(SvCall), ctypes.POINTER(ctypes.c_long), ctypes.c_int,
                              ctypes.POINTER(ctypes.c_int)]
@@ -103,8 +105,9 @@ class Lib:
         d.h_time_calls.argtypes = [vp, ctypes.POINTER(SvCall), ctypes.c_long]
         d.h_time_calls.restype = ctypes.c_double
 
-    def evaluator(self, blob: bytes, ring_bytes: int = 1 << 20, region_size: int = 0) -> "Evaluator":
-        return Evaluator(self, blob, ring_bytes, region_size)
+    def evaluator(self, blob: bytes, ring_bytes: int = 1 << 20, region_size: int = 0,
+                  pending: int = SV_PENDING_SIZE) -> "Evaluator":
+        return Evaluator(self, blob, ring_bytes, region_size, pending)
 
     def strerror(self, err: int) -> str:
         return self.dll.sv_strerror(err).decode()
@@ -118,18 +121,21 @@ class Evaluator:
     """One process's evaluator: ctx, blob and a memfd region (shared with a
     drainer and with fork children)."""
 
-    def __init__(self, lib: Lib, blob: bytes, ring_bytes: int = 1 << 20, region_size: int = 0):
+    def __init__(self, lib: Lib, blob: bytes, ring_bytes: int = 1 << 20, region_size: int = 0,
+                 pending: int = SV_PENDING_SIZE):
         self.lib = lib
+        self.pending = pending  # what the "shim" gives per call: SV_PENDING_SIZE or down to MIN
         self.blob = ctypes.create_string_buffer(bytes(blob), len(blob))
         self.blob_len = len(blob)
-        size = region_size or lib.dll.sv_region_size(self.blob, len(blob), ring_bytes) or (1 << 20)
+        size = region_size or lib.dll.sv_region_size(self.blob, len(blob), ring_bytes, pending) or (1 << 20)
         self.fd = os.memfd_create("sysvisor-ring", os.MFD_CLOEXEC)
         os.ftruncate(self.fd, size)
         self.region = mmap.mmap(self.fd, size)
         self.region_size = size
         os.close(self.fd)  # the mapping keeps the memory
         self.ctx = ctypes.create_string_buffer(SV_CTX_SIZE)
-        self.err = lib.dll.h_ctx_init(self.ctx, self.blob, len(blob), _addr(self.region), size)
+        self.err = lib.dll.h_ctx_init(self.ctx, self.blob, len(blob), _addr(self.region), size,
+                                      pending)
 
     def reinit(self, blob: bytes, tame: bool = False) -> int:
         """sv_ctx_init again, with another blob, on the same region; tame:
@@ -137,7 +143,8 @@ class Evaluator:
         self.blob = ctypes.create_string_buffer(bytes(blob), max(len(blob), 1))
         self.blob_len = len(blob)
         init = self.lib.dll.h_ctx_init_tame if tame else self.lib.dll.h_ctx_init
-        self.err = init(self.ctx, self.blob, len(blob), _addr(self.region), self.region_size)
+        self.err = init(self.ctx, self.blob, len(blob), _addr(self.region), self.region_size,
+                        self.pending)
         return self.err
 
     def call(self, nr, args=(), arch=0xC000003E, ret=0, run_real=False, pid=None, tid=None):

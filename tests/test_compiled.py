@@ -317,10 +317,20 @@ def world(tmp_world):
     return tmp_world
 
 
-def _remap_session(lib, world):
+PENDING = {"full": H.SV_PENDING_SIZE, "small": H.SV_PENDING_MIN}
+
+
+@pytest.fixture(params=sorted(PENDING))
+def pending(request):
+    """The shim's pending area: everything in it, or the minimum (the big
+    buffers then live in the thread's slot of the region)."""
+    return PENDING[request.param]
+
+
+def _remap_session(lib, world, pending=H.SV_PENDING_SIZE):
     binds = [Bind("/data", f"{world}/store"), Bind("/data/sub", f"{world}/other"),
              Bind("/rodata", f"{world}/ro", readonly=True)]
-    ev = lib.evaluator(compile_stack([Remap(binds)]).blob)
+    ev = lib.evaluator(compile_stack([Remap(binds)]).blob, pending=pending)
     assert ev.err == 0
     out = {}
 
@@ -367,8 +377,8 @@ def _remap_session(lib, world):
     return out
 
 
-def test_remap_in_the_evaluator(lib, world, priv):
-    out = run_as(priv, _remap_session, lib, world)
+def test_remap_in_the_evaluator(lib, world, priv, pending):
+    out = run_as(priv, _remap_session, lib, world, pending)
     assert out["abs"] == b"in store\n" and out["nested"] == b"in other\n"
     assert out["dotdot"] == b"in store\n" and out["rel_dotdot"] == b"in other\n"
     assert out["dirfd"] == b"in store\n"
@@ -511,13 +521,13 @@ def test_args_changed_in_python_reach_compiled_layers_below(lib, world):
 # ---- trace records: the same lines as the live tracer -------------------------------------------
 
 
-def _replay(lib, recorded: str, replayed: str):
+def _replay(lib, recorded: str, replayed: str, pending=H.SV_PENDING_SIZE):
     """Feed the calls of a recorded trace (nr, args, the memory the decoders
     read at entry and at exit) through the evaluator's compiled Record
     layer; its ring is drained into `replayed`. Returns the partial set."""
     w = Writer(replayed)
     cs = compile_stack([Record(w)])
-    ev = lib.evaluator(cs.blob, ring_bytes=4 << 20)
+    ev = lib.evaluator(cs.blob, ring_bytes=4 << 20, pending=pending)
     d = Drainer(w, stderr=io.StringIO())
     d.add(os.getpid(), ev.region)
     for rec in read_records(recorded):
@@ -564,7 +574,7 @@ def _replay(lib, recorded: str, replayed: str):
     return set(cs.report["x86_64"].get("partial", {}))
 
 
-def _live_and_replayed(lib, argv, workdir):
+def _live_and_replayed(lib, argv, workdir, pending=H.SV_PENDING_SIZE):
     live = os.path.join(workdir, "live.txt")
     rec = os.path.join(workdir, "a.svt")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LC_")}
@@ -582,7 +592,7 @@ def _live_and_replayed(lib, argv, workdir):
         os.close(null)
         os.environ.clear()
         os.environ.update(old)
-    partial = _replay(lib, rec, os.path.join(workdir, "b.svt"))
+    partial = _replay(lib, rec, os.path.join(workdir, "b.svt"), pending)
     truncated = {r.name for r in read_records(os.path.join(workdir, "b.svt"))
                  if r.type == SYSCALL and r.flags & TRUNCATED}
     lines = [ln for ln in open(live).read().splitlines() if not ln.startswith(("+++", "---"))]
@@ -593,8 +603,8 @@ def _live_and_replayed(lib, argv, workdir):
                                   ["sh", "-c", "cat /etc/hostname | wc -c; echo x > f; pwd; "
                                                "readlink /proc/self/exe; test -w f"]],
                          ids=["ls", "sh"])
-def test_replayed_records_format_like_the_live_trace(lib, priv, argv, tmp_world):
-    st, live, replayed, partial = run_as(priv, _live_and_replayed, lib, argv, tmp_world)
+def test_replayed_records_format_like_the_live_trace(lib, priv, argv, tmp_world, pending):
+    st, live, replayed, partial = run_as(priv, _live_and_replayed, lib, argv, tmp_world, pending)
     assert st == 0 and len(live) > 40 and len(live) == len(replayed)
     norm = lambda s: re.sub(r"0x[0-9a-f]+", "0xADDR", s)  # noqa: E731 - the replay's own buffers
     differ = [(a, b) for a, b in zip(live, replayed) if norm(a) != norm(b)]
@@ -627,11 +637,11 @@ def test_uncapturable_can_cross_instead(tmp_path):
 # ---- the shim's interface as merged on main (native/svpolicy_shim.c) ---------------------------
 
 
-def test_shim_adapter(svlib, tmp_path):
+def test_shim_adapter(svlib, tmp_path, pending):
     import mmap
 
     lib, d = svlib
-    shim = ctypes.CDLL(H.build_shim_adapter(d))
+    shim = ctypes.CDLL(H.build_shim_adapter(d, pending))
     vp = ctypes.c_void_p
     shim.sv_eval_region_size.argtypes = [vp, ctypes.c_size_t]
     shim.sv_eval_region_size.restype = ctypes.c_size_t
@@ -652,7 +662,7 @@ def test_shim_adapter(svlib, tmp_path):
     ctx = H.ShimCtx(ctypes.cast(lib.dll.h_raw, vp).value, ctypes.addressof(bbuf), len(blob),
                     H._addr(area), size)
     shim.sv_eval_region_init(ctypes.byref(ctx), 1)  # SV_KIND_START
-    pending = ctypes.create_string_buffer(H.SV_PENDING_SIZE)
+    pending = ctypes.create_string_buffer(pending)  # what the shim would give
 
     def call(nr, args=(), run=False):
         c = H.SvCall(nr, (ctypes.c_ulong * 6)(*args, *[0] * (6 - len(args))), 0, 0, os.getpid(),
@@ -691,3 +701,35 @@ def test_shim_adapter(svlib, tmp_path):
     r = ctypes.c_long(0)
     assert shim.sv_entry(ctypes.byref(cctx), ctypes.byref(c), ctypes.byref(r), pending) == H.SV_RETURN
     assert r.value == 5
+
+
+def test_small_pending_areas_use_the_threads_levels(lib, tmp_path):
+    """With a minimal pending area, a thread has SV_SCRATCH_LEVELS calls in
+    flight with buffers (a call in a signal handler during a call); one more
+    is refused cleanly, and the levels come back when the calls end."""
+    w = Writer(str(tmp_path / "t.svt"))
+    cs = compile_stack([Record(w, trace="openat"), Remap([Bind("/data", str(tmp_path))])])
+    ev = lib.evaluator(cs.blob, pending=H.SV_PENDING_MIN)
+    path, p = _cstr(b"/data/x")
+    steps = [ev.steps() for _ in range(3)]
+    for s in steps:
+        s.make(NR["openat"], (AT_FDCWD, p, 0))
+    assert steps[0].entry() == H.SV_RUN and steps[1].entry() == H.SV_RUN
+    assert ctypes.string_at(steps[1].c.args[1]) == f"{tmp_path}/x".encode()
+    assert steps[0].c.args[1] != steps[1].c.args[1]  # each level its own buffer
+    # the third: no buffer left for its new path (nor its payloads)
+    assert steps[2].entry() == H.SV_RETURN and steps[2].ret.value == -errno.ENOMEM
+    for s in reversed(steps):
+        s.exit(-errno.ENOENT if s is not steps[2] else None)
+    again = ev.steps()
+    again.make(NR["openat"], (AT_FDCWD, p, 0))
+    assert again.entry() == H.SV_RUN  # the levels were given back
+    again.exit(-errno.ENOENT)
+    d = Drainer(w, stderr=io.StringIO())
+    d.add(os.getpid(), ev.region)
+    d.finish()
+    w.close()
+    recs = [r for r in read_records(str(tmp_path / "t.svt")) if r.type == SYSCALL]
+    assert len(recs) == 4  # written at exit, innermost first
+    assert [bool(r.flags & TRUNCATED) for r in recs] == [True, False, False, False]
+    assert [len(r.payloads) for r in recs] == [0, 1, 1, 1]

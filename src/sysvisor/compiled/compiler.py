@@ -53,8 +53,11 @@ class Options:
     """ring: "block" (a producer waits for room) or "drop" (it counts a
     loss); uncapturable: "partial" (a record without the payloads the
     compiled captures lack, flagged PARTIAL) or "cross" (such syscalls
-    cross to the Python recorder); thread_slots: the per-thread counter
-    table (more threads share one counter, counted as overflow)."""
+    cross to the Python recorder); thread_slots: the per-thread table of
+    when= counters and, for shims with small pending areas, call buffers
+    (more threads share one counter, counted as overflow, and get no
+    buffer: their traced calls lack payloads, flagged TRUNCATED, their
+    remapped calls fail with ENOMEM)."""
 
     ring: str = "block"
     uncapturable: str = "partial"
@@ -258,15 +261,16 @@ def compile_stack(layers, arches=None, options: Options | None = None) -> Compil
         c.prog.arches[tab.audit_arch] = entries
         if default:
             c.prog.defaults[tab.audit_arch] = B.Entry(tuple(_merge_crossings(default, c)))
-    if c.prog.thread_counters:  # a thread's exit frees its counters
-        c.prog.thread_slots = options.thread_slots
-        for arch in arches:
-            tab = table(arch)
-            sc = tab.by_name.get("exit")
-            if sc is not None:
-                entries = c.prog.arches[tab.audit_arch]
-                e = entries.get(sc.nr, B.Entry((), B.E_NORETURN))
-                entries[sc.nr] = B.Entry(e.actions, e.flags | B.E_THREAD_EXIT)
+    # the per-thread table (when= counters, and the call buffers of shims with
+    # small pending areas): a thread's exit frees its slot
+    c.prog.thread_slots = options.thread_slots
+    for arch in arches:
+        tab = table(arch)
+        sc = tab.by_name.get("exit")
+        if sc is not None:
+            entries = c.prog.arches[tab.audit_arch]
+            e = entries.get(sc.nr, B.Entry((), B.E_NORETURN))
+            entries[sc.nr] = B.Entry(e.actions, e.flags | B.E_THREAD_EXIT)
     c.prog.ngroups = len(c.groups)
     groups = [None] * len(c.groups)
     for members, g in c.groups.items():
