@@ -58,7 +58,7 @@ def measure(lib, ev, nr, args, n, drain=None):
     so the figure is the program's cost, not the supervisor's."""
     c = H.SvCall(nr, (ctypes.c_ulong * 6)(*args, *[0] * (6 - len(args))), 0x401000, 0x7FFC0000,
                  os.getpid(), os.getpid(), T.audit_arch)
-    ns = lib.dll.h_time_calls(ev.ctx, ctypes.byref(c), n)
+    ns = ev.time_calls(c, n)
     if drain is not None:
         drain.drain()
     return ns
@@ -86,12 +86,15 @@ def main() -> int:
                                                (-100, p, 0)),
         "trace, path payload, TSC clock": ([Record(sink, trace="openat")], NR["openat"], (-100, p, 0)),
         "trace, no payload, TSC clock": ([Record(sink, trace="getpid")], NR["getpid"], ()),
+        "trace, path payload, TSC clock, 512-byte pending": ([Record(sink, trace="openat")],
+                                                              NR["openat"], (-100, p, 0)),
     }
     cal = tsc_calibration(20)
     results: dict[str, list[float]] = {k: [] for k in cases}
     evs = {}
     for name, (layers, nr, args) in cases.items():
-        ev = lib.evaluator(compile_stack(layers).blob, ring_bytes=a.n * 4 * 64)
+        ev = lib.evaluator(compile_stack(layers).blob, ring_bytes=a.n * 4 * 64,
+                           pending=H.SV_PENDING_MIN if "512-byte" in name else H.SV_PENDING_SIZE)
         region = ev.region  # fault its pages in now: a ring in use has them
         for off in range(4096, len(region), 4096):
             region[off] = region[off]
@@ -122,8 +125,8 @@ def main() -> int:
     pvm_py = (time.perf_counter_ns() - t0) / k
     # the drainer's rate
     ev = lib.evaluator(compile_stack([Record(sink, trace="getpid")]).blob, ring_bytes=64 << 20)
-    lib.dll.h_time_calls(ev.ctx, ctypes.byref(H.SvCall(NR["getpid"], (ctypes.c_ulong * 6)(), 0, 0,
-                                                       os.getpid(), os.getpid(), T.audit_arch)), 300_000)
+    ev.time_calls(H.SvCall(NR["getpid"], (ctypes.c_ulong * 6)(), 0, 0, os.getpid(), os.getpid(),
+                           T.audit_arch), 300_000)
     d = Drainer(sink, stderr=io.StringIO())
     d.add(os.getpid(), ev.region)
     t0 = time.perf_counter()

@@ -37,13 +37,10 @@ long h_raw(long nr, long a, long b, long c, long d, long e, long f)
 sv_raw_syscall_fn h_raw_fn(void) { return h_raw; }
 
 /* pending: the bytes per call the "shim" gives (SV_PENDING_FULL, or as little
- * as SV_PENDING_MIN: then h_call uses that much, and the big buffers are the
- * thread's in the region) */
-static size_t h_pending = SV_PENDING_FULL;
-
+ * as SV_PENDING_MIN: the big buffers are then the thread's, in the region);
+ * the calls below get the same size */
 int h_ctx_init(void *ctx, const void *blob, size_t len, void *region, size_t rlen, size_t pending)
 {
-    h_pending = pending;
     return sv_ctx_init(ctx, SV_CTX_SIZE, blob, len, region, rlen, h_raw, pending);
 }
 
@@ -58,7 +55,6 @@ static long h_raw_tame(long nr, long a, long b, long c, long d, long e, long f)
 
 int h_ctx_init_tame(void *ctx, const void *blob, size_t len, void *region, size_t rlen, size_t pending)
 {
-    h_pending = pending;
     return sv_ctx_init(ctx, SV_CTX_SIZE, blob, len, region, rlen, h_raw_tame, pending);
 }
 
@@ -87,20 +83,20 @@ static int h_call_in(void *ctx, struct sv_call *c, long *ret, int run_real, int 
     return v;
 }
 
-int h_call(void *ctx, struct sv_call *c, long *ret, int run_real, int *crossings)
+int h_call(void *ctx, struct sv_call *c, long *ret, int run_real, int *crossings, size_t pending)
 {
-    if (h_pending < SV_PENDING_FULL) {  /* only what the evaluator was told it gets */
+    if (pending < SV_PENDING_FULL) {  /* only what the evaluator was told it gets */
         char small[SV_PENDING_MIN] __attribute__((aligned(16)));
         return h_call_in(ctx, c, ret, run_real, crossings, small);
     }
-    char pending[SV_PENDING_FULL] __attribute__((aligned(16)));
-    return h_call_in(ctx, c, ret, run_real, crossings, pending);
+    char full[SV_PENDING_FULL] __attribute__((aligned(16)));
+    return h_call_in(ctx, c, ret, run_real, crossings, full);
 }
 
 /* every syscall number (and a few strange ones) through the evaluator, with
  * arguments that point at a path, at nothing, and at unmapped memory;
  * nothing is run. Nothing may crash, whatever the blob said. */
-int h_poke_all(void *ctx, unsigned arch)
+int h_poke_all(void *ctx, unsigned arch, size_t pending)
 {
     static const char path[] = "/data/x";
     unsigned long ptrs[3] = {(unsigned long)path, 0, 0x10};
@@ -113,7 +109,7 @@ int h_poke_all(void *ctx, unsigned arch)
                                 (int)h_raw(SYS_getpid, 0, 0, 0, 0, 0, 0),
                                 (int)h_raw(SYS_gettid, 0, 0, 0, 0, 0, 0), arch};
             long ret = 0;
-            answered += h_call(ctx, &c, &ret, 0, NULL) == SV_RETURN;
+            answered += h_call(ctx, &c, &ret, 0, NULL, pending) == SV_RETURN;
         }
     }
     return answered;
@@ -126,6 +122,7 @@ struct job {
     long nr;
     unsigned arch;
     int n, index;
+    size_t pending;
     unsigned char *hits;  /* n per thread: 1 when the call was answered */
     pthread_barrier_t *start;
 };
@@ -140,7 +137,7 @@ static void *worker(void *p)
         struct sv_call c = {j->nr, {(unsigned long)i, (unsigned long)j->index, 0, 0, 0, 0},
                             0x1000 + (unsigned long)i, 0x7000, pid, tid, j->arch};
         long ret = i;
-        int v = h_call(j->ctx, &c, &ret, 0, NULL);
+        int v = h_call(j->ctx, &c, &ret, 0, NULL, j->pending);
         if (j->hits)
             j->hits[(size_t)j->index * j->n + i] = v == SV_RETURN;
     }
@@ -149,7 +146,8 @@ static void *worker(void *p)
 
 /* nthreads threads make n calls each of syscall nr (args[0] = i, args[1] =
  * the thread's index), not run; hits (nthreads * n bytes) or NULL */
-int h_threads(void *ctx, long nr, unsigned arch, int nthreads, int n, unsigned char *hits)
+int h_threads(void *ctx, long nr, unsigned arch, int nthreads, int n, unsigned char *hits,
+              size_t pending)
 {
     pthread_t *t = calloc((size_t)nthreads, sizeof *t);
     struct job *jobs = calloc((size_t)nthreads, sizeof *jobs);
@@ -162,7 +160,7 @@ int h_threads(void *ctx, long nr, unsigned arch, int nthreads, int n, unsigned c
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     for (int k = 0; k < nthreads; k++) {
-        jobs[k] = (struct job){ctx, nr, arch, n, k, hits, &start};
+        jobs[k] = (struct job){ctx, nr, arch, n, k, pending, hits, &start};
         if (pthread_create(&t[k], &attr, worker, &jobs[k]) == 0)
             made++;
         else
@@ -207,7 +205,7 @@ static long mono_ns(void)
 }
 
 /* ns per h_call of c, n times, the real call not made */
-double h_time_calls(void *ctx, struct sv_call *c, long n)
+double h_time_calls(void *ctx, struct sv_call *c, long n, size_t pending)
 {
     struct sv_call copy;
     long ret;
@@ -215,7 +213,7 @@ double h_time_calls(void *ctx, struct sv_call *c, long n)
     for (long i = 0; i < n; i++) {
         copy = *c;
         ret = 0;
-        h_call(ctx, &copy, &ret, 0, NULL);
+        h_call(ctx, &copy, &ret, 0, NULL, pending);
     }
     return (double)(mono_ns() - t0) / (double)n;
 }

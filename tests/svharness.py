@@ -96,13 +96,13 @@ class Lib:
         d.sv_region_size.argtypes = [vp, sz, sz, sz]
         d.sv_region_size.restype = sz
         d.h_call.argtypes = [vp, ctypes.POINTER(SvCall), ctypes.POINTER(ctypes.c_long), ctypes.c_int,
-                             ctypes.POINTER(ctypes.c_int)]
+                             ctypes.POINTER(ctypes.c_int), sz]
         d.h_syscall.argtypes = [ctypes.POINTER(SvCall)]
         d.h_syscall.restype = ctypes.c_long
-        d.h_threads.argtypes = [vp, ctypes.c_long, ctypes.c_uint, ctypes.c_int, ctypes.c_int, vp]
+        d.h_threads.argtypes = [vp, ctypes.c_long, ctypes.c_uint, ctypes.c_int, ctypes.c_int, vp, sz]
         d.h_die_mid_record.argtypes = [vp, sz, ctypes.c_int]
-        d.h_poke_all.argtypes = [vp, ctypes.c_uint]
-        d.h_time_calls.argtypes = [vp, ctypes.POINTER(SvCall), ctypes.c_long]
+        d.h_poke_all.argtypes = [vp, ctypes.c_uint, sz]
+        d.h_time_calls.argtypes = [vp, ctypes.POINTER(SvCall), ctypes.c_long, sz]
         d.h_time_calls.restype = ctypes.c_double
 
     def evaluator(self, blob: bytes, ring_bytes: int = 1 << 20, region_size: int = 0,
@@ -155,8 +155,15 @@ class Evaluator:
         r = ctypes.c_long(ret)
         crossings = ctypes.c_int(0)
         v = self.lib.dll.h_call(self.ctx, ctypes.byref(c), ctypes.byref(r), int(run_real),
-                                ctypes.byref(crossings))
+                                ctypes.byref(crossings), self.pending)
         return v, r.value, c, crossings.value
+
+    def threads(self, nr, nthreads, n, hits=None, arch=0xC000003E):
+        """nthreads threads make n calls of nr each (tests/svharness.c h_threads)."""
+        return self.lib.dll.h_threads(self.ctx, nr, arch, nthreads, n, hits, self.pending)
+
+    def time_calls(self, c, n):
+        return self.lib.dll.h_time_calls(self.ctx, ctypes.byref(c), n, self.pending)
 
     def steps(self):
         """A pending area and the raw entry/resume/exit calls, for tests

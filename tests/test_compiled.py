@@ -153,8 +153,8 @@ def _init_and_poke(ev, blob: bytes) -> int:
         from sysvisor.compiled import _svring
 
         _svring.Region(ev.region).close()  # no drainer: a full ring drops, even with "block"
-        ev.lib.dll.h_poke_all(ev.ctx, AUDIT)
-        ev.lib.dll.h_poke_all(ev.ctx, 0x40000003)
+        ev.lib.dll.h_poke_all(ev.ctx, AUDIT, ev.pending)
+        ev.lib.dll.h_poke_all(ev.ctx, 0x40000003, ev.pending)
     return ev.err
 
 
@@ -235,7 +235,7 @@ def _hits(lib, layers, nthreads, n, nr=NR["getpid"], options=None):
     ev = lib.evaluator(cs.blob)
     assert ev.err == 0
     hits = ctypes.create_string_buffer(nthreads * n)
-    assert lib.dll.h_threads(ev.ctx, nr, AUDIT, nthreads, n, hits) == nthreads
+    assert ev.threads(nr, nthreads, n, hits) == nthreads
     return [list(hits.raw[t * n:(t + 1) * n]) for t in range(nthreads)], ev
 
 
@@ -425,7 +425,7 @@ def test_fakeroot_ids_and_fork(lib):
     assert ev.call(NR["capset"], (0, 0), ret=-errno.EPERM)[:2] == (H.SV_RUN, 0)  # run, reported ok
     # a fork child's region starts with the parent's identity
     child = H.Evaluator.__new__(H.Evaluator)
-    child.lib, child.blob, child.blob_len = lib, ev.blob, ev.blob_len
+    child.lib, child.blob, child.blob_len, child.pending = lib, ev.blob, ev.blob_len, ev.pending
     import mmap
 
     child.region = mmap.mmap(-1, ev.region_size)

@@ -135,7 +135,7 @@ def test_drop_policy_counts_every_lost_record(lib, tmp_path):
 
 
 def _producer(lib, ev, n):
-    t = threading.Thread(target=lib.dll.h_threads, args=(ev.ctx, GETPID, AUDIT, 1, n, None))
+    t = threading.Thread(target=ev.threads, args=(GETPID, 1, n))
     t.start()
     return t
 
@@ -224,7 +224,7 @@ def test_threads_records_through_the_file(lib, tmp_path):
     d = Drainer(w, stderr=io.StringIO())
     d.add(os.getpid(), ev.region)
     d.start(0.001)
-    assert lib.dll.h_threads(ev.ctx, GETPID, AUDIT, 8, 2000, None) == 8
+    assert ev.threads(GETPID, 8, 2000) == 8
     d.finish()
     w.close()
     per = collections.defaultdict(list)
@@ -298,7 +298,7 @@ def test_stress_200_threads_no_record_lost(lib):
     d = Drainer(sink, stderr=io.StringIO())
     d.add(os.getpid(), ev.region)
     d.start(0.001)
-    assert lib.dll.h_threads(ev.ctx, GETPID, AUDIT, 200, 10_000, None) == 200
+    assert ev.threads(GETPID, 200, 10_000) == 200
     d.finish()
     assert sink.seq == 2_000_000 and not sink.bad and not sink.lost
     assert len(sink.next) == 200 and set(sink.next.values()) == {10_000}
