@@ -200,15 +200,18 @@ class Trace(SetFilter):
         tid = call.tid
         head, t_wall, t0 = call.data["trace"]
         self.inflight.pop(tid, None)
-        args, ret = exit_parts(call, self.opts)
+        r = call.retval
+        if r is None:  # let through on unotify: the result is never seen
+            args, ret = "", "?"
+        else:
+            args, ret = exit_parts(call, self.opts)
+        failed = r is not None and -MAX_ERRNO <= r < 0
         d = call.data
         if "injected" in d or "injected_args" in d or "delayed" in d:  # layers/faults.py
             from .faults import tamper_marks
 
             ret += tamper_marks(d.get("injected", False), d.get("injected_args", False),
                                 d.get("delayed", False))
-        r = call.retval
-        failed = r is not None and -MAX_ERRNO <= r < 0
         if self.statuses is not None and ("failed" if failed else "successful") not in self.statuses:
             return
         elapsed = time.monotonic() - t0 if self._mono else 0.0
