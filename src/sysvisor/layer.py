@@ -119,6 +119,13 @@ class Layer:
         fn = getattr(self, CATCH_ALL, None)
         return fn if callable(fn) else None
 
+    def compile(self, b) -> None:
+        """For the in-process methods (sysvisor.compiled): add to the builder
+        `b` actions, as data, for the syscalls of b.table this layer can
+        handle without Python (errno rules, trace records, path remapping...).
+        Its other interests cross to the supervisor, where its handlers run.
+        The default compiles nothing."""
+
     def interests(self, table: SyscallTable) -> dict[int, list[tuple[Predicate, ...]] | None] | None:
         """nr -> None (always) or a list of alternatives, each a tuple of
         predicates; or None for "every syscall, known or not" (the default

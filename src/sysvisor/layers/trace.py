@@ -206,6 +206,12 @@ class Trace(SetFilter):
         else:
             args, ret = exit_parts(call, self.opts)
         failed = r is not None and -MAX_ERRNO <= r < 0
+        d = call.data
+        if "injected" in d or "injected_args" in d or "delayed" in d:  # layers/faults.py
+            from .faults import tamper_marks
+
+            ret += tamper_marks(d.get("injected", False), d.get("injected_args", False),
+                                d.get("delayed", False))
         if self.statuses is not None and ("failed" if failed else "successful") not in self.statuses:
             return
         elapsed = time.monotonic() - t0 if self._mono else 0.0
