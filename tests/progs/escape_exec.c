@@ -75,15 +75,23 @@ static void exec_once(const char *path, const char *how)
         printf("ERROR %s: status %d\n", how, st);
 }
 
+/* keep the buffer in each state about as long: a reader (the checker, the
+ * kernel) then sees either one about half the time, whatever their lengths */
+static void hold(void)
+{
+    for (volatile int k = 0; k < 64; k++)
+        __asm__ volatile("" ::: "memory");
+}
+
 static void *flip(void *arg)
 {
     (void)arg;
     atomic_store(&started, 1);
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         strcpy(pathbuf, benign);
-        __asm__ volatile("" ::: "memory");
+        hold();
         strcpy(pathbuf, payload);
-        __asm__ volatile("" ::: "memory");
+        hold();
         atomic_fetch_add_explicit(&flips, 1, memory_order_relaxed);
     }
     return NULL;

@@ -136,15 +136,23 @@ static void *swap_link(void *arg)
 
 static char pathbuf[4096];
 
+/* keep the buffer in each state about as long: a reader (the checker, the
+ * kernel) then sees either one about half the time, whatever their lengths */
+static void hold(void)
+{
+    for (volatile int k = 0; k < 64; k++)
+        __asm__ volatile("" ::: "memory");
+}
+
 static void *flip_buf(void *arg)
 {
     (void)arg;
     atomic_store(&started, 1);
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         strcpy(pathbuf, "benign");
-        __asm__ volatile("" ::: "memory");  /* keep both stores */
+        hold();
         strcpy(pathbuf, secret);
-        __asm__ volatile("" ::: "memory");
+        hold();
         atomic_fetch_add_explicit(&flips, 1, memory_order_relaxed);
     }
     return NULL;
