@@ -57,8 +57,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 class World:
     """base/outside holds the secret, the marker's place, a payload binary
-    and a unix socket; base/view/root is the view's root (a merged-/usr
-    skeleton, /usr bound read-only), base/view/w the program's writable
+    and a unix socket; base/view/root is the view's root (/usr bound
+    read-only, /bin, /lib... as on the host), base/view/w the program's writable
     working directory, bound at its host path like the test programs, so
     that every path means the same inside and outside and the control
     runs the very same command line."""
@@ -71,10 +71,13 @@ class World:
         os.makedirs(os.path.join(self.outside, "old"))  # pivot_root's put_old
         for d in ("etc", "usr", "proc", "tmp"):
             os.makedirs(os.path.join(self.root, d))
-        for name, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"),
-                             ("sbin", "usr/sbin")):
-            if os.path.islink("/" + name):
-                os.symlink(target, os.path.join(self.root, name))
+        self.binds = [("/usr", "/usr", True)]
+        for name in ("bin", "lib", "lib64", "sbin"):  # as on the host: merged /usr or not
+            host = "/" + name
+            if os.path.islink(host):
+                os.symlink(os.readlink(host), os.path.join(self.root, name))
+            elif os.path.isdir(host):
+                self.binds.append((host, host, True))
         os.makedirs(self.w)
         self.secret = os.path.join(self.outside, "secret.txt")
         with open(self.secret, "w") as f:
@@ -82,7 +85,7 @@ class World:
         self.marker = os.path.join(self.outside, "marker")
         self.payload = os.path.join(self.outside, "payload")
         shutil.copy(os.path.join(progs_dir, "escape_payload"), self.payload)
-        self.binds = [("/usr", "/usr", True), (self.w, self.w, False), (progs_dir, progs_dir, True)]
+        self.binds += [(self.w, self.w, False), (progs_dir, progs_dir, True)]
         self.outside_dirs = [self.outside]
         self.suid = suid
         if suid is not None:
@@ -690,3 +693,14 @@ def test_table_is_complete():
         assert os.path.exists(os.path.join(os.path.dirname(__file__), "progs", a.prog + ".c"))
         if a.race:
             assert a.outcome["seccomp"] in (ESCAPES, MAY)
+
+
+def test_docs_show_the_table():
+    """README.md and docs/design.md show the table this module asserts."""
+    from escape_attacks import markdown_table
+
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    table = markdown_table()
+    for doc in ("README.md", os.path.join("docs", "design.md")):
+        with open(os.path.join(top, doc)) as f:
+            assert table in f.read(), f"{doc}: paste the output of `python tools/escape_table.py --table`"

@@ -11,10 +11,10 @@
  *   interp       execve(./script.sh) whose #! interpreter is PAYLOAD
  *   setuid       execve(PAYLOAD), a setuid-root copy inside the view: it
  *                prints its euid and tries SECRET and MARKER itself
- *   thread_race  50 children, each with a thread flipping the path buffer
+ *   thread_race  40 children, each with a thread flipping the path buffer
  *                between BENIGN and PAYLOAD while it calls execve(buffer)
  *                (up to 20 times)
- *   vfork_race   a thread of this process flips the buffer while 300
+ *   vfork_race   a thread of this process flips the buffer while 200
  *                vfork children call execve(buffer): they share its memory
  *   symlink_swap another process (no shared memory, no thread) swaps the
  *                symlink ./l_swap between BENIGN and PAYLOAD while 100
@@ -130,7 +130,7 @@ static void race_verdict(const char *how, long ok, long ran, long failed)
 static void thread_race(void)
 {
     long ok = 0, ran = 0, failed = 0;
-    for (int i = 0; i < 50; i++) {
+    for (int i = 0; i < 40; i++) {
         pid_t pid = fork();
         if (pid == 0) {
             pthread_t t;
@@ -155,9 +155,9 @@ static void vfork_race(void)
     pthread_t t;
     start_flipper(&t);
     vf_flips0 = atomic_load(&flips);
-    /* 300 rounds, and on (bounded) until the thread really ran meanwhile;
+    /* 200 rounds, and on (bounded) until the thread really ran meanwhile;
      * yield now and then (a busy machine may not run both at once) */
-    for (vf_i = 0; vf_i < 300 || (atomic_load(&flips) - vf_flips0 < 100 && vf_i < 3000); vf_i++) {
+    for (vf_i = 0; vf_i < 200 || (atomic_load(&flips) - vf_flips0 < 100 && vf_i < 2000); vf_i++) {
         if (vf_i % 16 == 15)
             sched_yield();
         pid_t pid = vfork();

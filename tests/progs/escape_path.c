@@ -8,9 +8,9 @@
  *   symlink       absolute, relative and directory symlinks planted in the
  *                 cwd, and a hard link made through a symlink
  *   symlink_swap  a thread swaps a symlink between a file in the cwd and the
- *                 secret while the main thread opens it (1000 opens)
+ *                 secret while the main thread opens it (600 opens)
  *   path_toctou   a thread rewrites the path buffer between a file in the cwd
- *                 and the secret during open/openat (1000 rounds each)
+ *                 and the secret during open/openat (600 rounds each)
  *   proc_root     /proc/self/root, /proc/thread-self/root, /proc/PID/root
  *   proc_fd       /proc/self/fd/N/.., /proc/self/cwd/.., an fd of /proc/self/fd
  */
@@ -21,7 +21,7 @@
 #include <stdatomic.h>
 #include <sys/stat.h>
 
-#define RACE_ROUNDS 1000
+#define RACE_ROUNDS 600
 #define MIN_FLIPS 100
 
 static const char *secret, *marker;
