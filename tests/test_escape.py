@@ -36,7 +36,7 @@ from sysvisor.layers.net import Net
 from sysvisor.layers.policy import Policy, Rule, confinement_denials
 from sysvisor.tables import table
 from conftest import is_root, run_as
-from escape_attacks import ATTACKS, BLOCKED, BY_NAME, ESCAPES, MAY, METHODS, NA
+from escape_attacks import ATTACKS, BLOCKED, BY_NAME, ESCAPES, MAY, METHODS, NA, NO_NET
 
 try:
     sysvisor.methods.choose("unotify", [])
@@ -653,28 +653,10 @@ def test_foreign_abis_in_the_confinement_filter(tmp_world):
     assert bpf.run(code, 56, 0xC00000B7, args) == bpf.RET_KILL_PROCESS  # aarch64 openat
 
 
-# Confine alone (no Net): unix socket addresses are not part of the view.
-_NO_NET = [
-    ("unix_connect", True, "connect() of a unix socket: the kernel resolves the path in the real "
-     "filesystem; Landlock does not cover connecting to a socket file"),
-    ("unix_connect", False, "connect() of a unix socket: the kernel resolves the path in the "
-     "real filesystem"),
-    ("unix_bind", True, None),  # Landlock's MAKE_SOCK right: no socket file outside the view
-    ("unix_bind", False, "bind() of a unix socket: the kernel creates the socket file at the "
-     "real path, outside the view"),
-    ("abstract_unix", True, "abstract unix sockets have no path; Landlock would need its ABI 6 "
-     "scoping (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET), which the ruleset does not set"),
-    ("abstract_unix", False, "abstract unix sockets have no path"),
-]
-
-
 @pytest.mark.parametrize("name,landlock,bug", [
     pytest.param(n, ll, bug, id=f"{n}-{'landlock' if ll else 'nolandlock'}",
-                 marks=[pytest.mark.xfail(strict=True, raises=Escaped, reason="Confine does not "
-                        f"mediate unix socket addresses (issue 4 item 3): {bug}; needs "
-                        "connect/bind/sendto of AF_UNIX executed on the program's behalf, in the "
-                        "view")] if bug else [])
-    for n, ll, bug in _NO_NET])
+                 marks=[pytest.mark.xfail(strict=True, raises=Escaped, reason=bug)] if bug else [])
+    for n, ll, bug in NO_NET])
 def test_unix_sockets_without_net(priv, tmp_world, progs_dir, name, landlock, bug):
     """Confine alone, without the Net layer: unix sockets outside the view
     are out of reach."""
@@ -696,11 +678,13 @@ def test_table_is_complete():
 
 
 def test_docs_show_the_table():
-    """README.md and docs/design.md show the table this module asserts."""
-    from escape_attacks import markdown_table
+    """README.md and docs/design.md show the table and the open bugs this
+    module asserts."""
+    from escape_attacks import markdown_bugs, markdown_table
 
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    table = markdown_table()
     for doc in ("README.md", os.path.join("docs", "design.md")):
         with open(os.path.join(top, doc)) as f:
-            assert table in f.read(), f"{doc}: paste the output of `python tools/escape_table.py --table`"
+            text = f.read()
+        for part in (markdown_table(), markdown_bugs()):
+            assert part in text, f"{doc}: paste the output of `python tools/escape_table.py`"
