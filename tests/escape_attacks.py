@@ -99,9 +99,9 @@ def _a(name, prog, argv, what, u=BLOCKED, s=BLOCKED, p=BLOCKED, nl=None, **kw) -
 
 
 B, E, M = BLOCKED, ESCAPES, MAY
-NET_NOTE = ("blocked (Net) on unotify: by Net's allow-list of unix socket paths; Confine alone "
-            "does not mediate unix socket addresses (test_unix_sockets_without_net: connect "
-            "and abstract sockets escape, bind escapes without Landlock)")
+NET_NOTE = ("blocked on unotify with and without Net: Confine resolves unix socket paths in "
+            "the view and executes connect/bind/sendto on the program's behalf; abstract names "
+            "are outside every view (EACCES unless a Net allow-list names them)")
 
 ATTACKS: tuple[Attack, ...] = (
     # ---- paths ----------------------------------------------------------------------
@@ -198,14 +198,7 @@ ATTACKS: tuple[Attack, ...] = (
        note="without Landlock a vfork child's exec is refused (it shares its parent's memory)"),
     _a("exec_symlink_swap", "escape_exec", "symlink_swap {payload} {secret} {marker}",
        "another process swaps a symlink between a binary inside and one outside while "
-       "single-threaded children exec it (100 execs)", s=E, p=E, race=True,
-       bugs=(("unotify-nolandlock",
-              "Confine without Landlock lets an exec run when the file and its interpreters are "
-              "on read-only mounts and the process is single-threaded, but does not look at the "
-              "path's symlinks and directories: one on a writable mount (./l_swap here) can be "
-              "swapped by another process between the check and the kernel's own lookup; the "
-              "fix: refuse (without Landlock) when any component or symlink the walk went "
-              "through lies on a writable mount"),)),
+       "single-threaded children exec it (100 execs)", s=E, p=E, race=True),
     # ---- the supervisor's death -------------------------------------------------------
     _a("kill_supervisor", "escape_kill", "self parent {secret} {marker}",
        "the program SIGKILLs the supervisor; its child then opens the secret", kind="kill"),
@@ -218,20 +211,13 @@ BY_NAME = {a.name: a for a in ATTACKS}
 
 # Confine alone, without Net: (attack, with Landlock, why it escapes - an
 # open bug, run as a strict xfail - or None: blocked).
-_UNIX = ("Confine does not mediate unix socket addresses (issue 4 item 3): {}; the fix: "
-         "connect/bind/sendto of AF_UNIX executed on the program's behalf, in the view")
 NO_NET: tuple[tuple[str, bool, str | None], ...] = (
-    ("unix_connect", True, _UNIX.format("connect() resolves the socket path in the real "
-                                        "filesystem, and Landlock does not cover connecting")),
-    ("unix_connect", False, _UNIX.format("connect() resolves the socket path in the real "
-                                         "filesystem")),
-    ("unix_bind", True, None),  # Landlock's MAKE_SOCK right: no socket file outside the view
-    ("unix_bind", False, _UNIX.format("bind() creates the socket file at the real path, "
-                                      "outside the view")),
-    ("abstract_unix", True, "abstract unix sockets have no path: Confine cannot see them, and "
-                            "its Landlock ruleset does not set the ABI 6 scoping "
-                            "(LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)"),
-    ("abstract_unix", False, "abstract unix sockets have no path: Confine cannot see them"),
+    ("unix_connect", True, None),  # walked in the view, executed on the program's behalf
+    ("unix_connect", False, None),
+    ("unix_bind", True, None),
+    ("unix_bind", False, None),
+    ("abstract_unix", True, None),  # abstract names are outside every view: EACCES
+    ("abstract_unix", False, None),
 )
 
 
