@@ -331,7 +331,7 @@ def test_auto_picks_seccomp_and_handlers_are_syscalls():
     info, _ = sysvisor.methods.choose("auto", [FakeRoot()])
     assert info.name == "seccomp"
     helpers = {"load", "save", "entries", "ids", "db", "needs", "name", "save_error",
-               "on_end", "on_fork", "on_exit", "enforcing", "blocking"}
+               "on_end", "on_fork", "on_exit", "enforcing", "blocking", "accepts_unknown_results"}
     public = {a for a in dir(FakeRoot) if not a.startswith("_")}
     names = set(sysvisor.tables.table("x86_64").by_name) | set(sysvisor.tables.table("i386").by_name)
     # every public name is a syscall handler or a known helper (a helper named

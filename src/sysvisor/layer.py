@@ -80,6 +80,13 @@ class Layer:
                  "change_args", "answer", "result", "attach", "boundary",
                  "events" (implied by on_fork, on_exec, on_signal, on_stop).
       blocking:  every handler of the layer may block (see `blocking`).
+      accepts_unknown_results: the layer's exit hooks (call.on_exit) can
+                 take a call whose result nobody can see (call.retval is
+                 None, set_return refused): the calls the in-process
+                 methods' backstop lets through (a tracer prints "= ?").
+                 Without it, call.on_exit on such a call raises a
+                 CapabilityError instead of the layer silently missing a
+                 result it relies on.
     Event hooks (optional): on_start(session), on_fork(parent, child, kind),
     on_exec(tid, former_tid), on_signal(tid, signo, siginfo),
     on_stop(tid, signo) (group-stop), on_exit(tid, status), on_end(session).
@@ -91,6 +98,7 @@ class Layer:
     enforcing: bool = False
     needs: frozenset[str] = frozenset()
     blocking: bool = False
+    accepts_unknown_results: bool = False
 
     @property
     def name(self) -> str:

@@ -151,6 +151,7 @@ class Record(Layer):
     """
 
     needs = frozenset({"result"})
+    accepts_unknown_results = True  # a record without its exit (NO_EXIT)
 
     def __init__(self, path, trace: str | None = None, follow: bool = True, strsize: int = 256,
                  fd_paths: int = 0):

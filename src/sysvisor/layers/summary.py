@@ -16,6 +16,7 @@ class Summary(SetFilter):
 
     wants_rusage = True
     needs = frozenset({"result"})  # times and errors come from the exit stop
+    accepts_unknown_results = True  # counted, with no time and no error
 
     def __init__(self, out=None, trace: str | None = None, wall: bool = False,
                  sort: str = "time"):

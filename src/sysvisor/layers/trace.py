@@ -67,6 +67,7 @@ class Trace(SetFilter):
     """
 
     needs = frozenset({"result"})  # a tracer prints results
+    accepts_unknown_results = True  # strace's "= ?"
 
     def __init__(self, out=None, trace: str | None = None, follow: bool = False,
                  per_process: str | None = None, strsize: int = 32, fd_paths: int = 0,
