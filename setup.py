@@ -65,5 +65,12 @@ setup(
             extra_compile_args=SHIM_CFLAGS,
             extra_link_args=["-Wl,-z,now", "-Wl,-z,noexecstack"],
         ),
+        # the supervisor's side of the in-process trace ring (native/svring.c)
+        Extension(
+            "sysvisor.compiled._svring",
+            sources=["src/sysvisor/compiled/_svring.c", "native/svring.c"],
+            include_dirs=["native"],
+            extra_compile_args=["-O2", "-Wall", "-Wno-missing-field-initializers"],
+        ),
     ],
 )

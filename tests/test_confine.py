@@ -175,7 +175,7 @@ def test_relative_paths_and_cwd(priv, tmp_world, progs):
 
 
 def test_proc_cannot_be_bound(tmp_world):
-    with pytest.raises(ValueError, match="/proc"):
+    with pytest.raises(sysvisor.UsageError, match="/proc"):
         Confine(tmp_world, [("/proc", "/proc", True)])
 
 
@@ -202,7 +202,7 @@ def _landlock_child(allowed_dir: str, path: str) -> int:
     os.close(fd)
     try:
         pid, go, err = _native.spawn(b"/usr/bin/cat", [b"cat", os.fsencode(path)],
-                                     [b"LANG=C"], None, None, 0, 0, 0, rs.fd)
+                                     [b"LANG=C"], None, None, 0, 0, 0, (rs.fd,))
         os.write(go, b"g")
         os.close(go)
         _, status = os.waitpid(pid, 0)

@@ -13,9 +13,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -574,19 +578,130 @@ sv_kcmp(PyObject *self, PyObject *args)
     return PyLong_FromLong(r);
 }
 
-/* fscreds(fsuid, fsgid, groups) -> (old_fsuid, old_fsgid): set the calling
- * THREAD's filesystem uid/gid and supplementary groups with raw system calls
- * (glibc would broadcast setgroups to every thread). groups None: unchanged.
- * Used by a root supervisor to act on behalf of an unprivileged program. */
-static PyObject *
-sv_fscreds(PyObject *self, PyObject *args)
+/* proc_status(tid) -> (umask, (ruid, euid, suid, fsuid), (rgid, egid, sgid, fsgid),
+ *                      groups, cap_effective, threads)
+ * parsed from /proc/TID/status in one read: what acting on a task's behalf
+ * needs to know about its credentials (umask -1 if the kernel omits it). */
+static int
+status_field(const char *buf, const char *key, const char **val)
 {
-    long long uid, gid;
+    const char *p = buf;
+    size_t klen = strlen(key);
+    while (p && *p) {
+        if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+            *val = p + klen + 1;
+            return 1;
+        }
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return 0;
+}
+
+static int
+parse_ids(const char *buf, const char *key, long out[4])
+{
+    const char *v;
+    char *end;
+    int i;
+    if (!status_field(buf, key, &v))
+        return 0;
+    for (i = 0; i < 4; i++) {
+        out[i] = strtol(v, &end, 10);
+        if (end == v)
+            return 0;
+        v = end;
+    }
+    return 1;
+}
+
+static PyObject *
+sv_proc_status(PyObject *self, PyObject *args)
+{
+    int tid, fd;
+    char path[64], buf[8192];
+    ssize_t n = 0, r;
+    long uids[4], gids[4], umask_v = -1, threads = 0;
+    unsigned long long capeff = 0;
+    const char *v;
+    PyObject *groups, *res;
+    if (!PyArg_ParseTuple(args, "i", &tid))
+        return NULL;
+    snprintf(path, sizeof path, "/proc/%d/status", tid);
+    Py_BEGIN_ALLOW_THREADS
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        while (n < (ssize_t)sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+            n += r;
+        close(fd);
+    }
+    Py_END_ALLOW_THREADS
+    if (fd < 0)
+        return errno_error();
+    buf[n] = 0;
+    if (!parse_ids(buf, "Uid", uids) || !parse_ids(buf, "Gid", gids)) {
+        errno = EIO;
+        return errno_error();
+    }
+    if (status_field(buf, "Umask", &v))
+        umask_v = strtol(v, NULL, 8);
+    if (status_field(buf, "Threads", &v))
+        threads = strtol(v, NULL, 10);
+    if (status_field(buf, "CapEff", &v))
+        capeff = strtoull(v, NULL, 16);
+    groups = PyList_New(0);
+    if (!groups)
+        return NULL;
+    if (status_field(buf, "Groups", &v)) {
+        char *end;
+        for (;;) {
+            long g;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            if (*v == '\n' || !*v)
+                break;
+            g = strtol(v, &end, 10);
+            if (end == v)
+                break;
+            PyObject *o = PyLong_FromLong(g);
+            if (!o || PyList_Append(groups, o) < 0) {
+                Py_XDECREF(o);
+                Py_DECREF(groups);
+                return NULL;
+            }
+            Py_DECREF(o);
+            v = end;
+        }
+    }
+    res = Py_BuildValue("(l(llll)(llll)NKl)", umask_v, uids[0], uids[1], uids[2], uids[3],
+                        gids[0], gids[1], gids[2], gids[3], PyList_AsTuple(groups), capeff, threads);
+    Py_DECREF(groups);
+    return res;
+}
+
+/* thread_creds(uids, gids, groups, cap_effective): set the calling THREAD's
+ * credentials with raw system calls (glibc's set*id would change every
+ * thread of the supervisor): uids and gids are (real, effective, saved, fs),
+ * groups a sequence or None (unchanged), cap_effective a mask or -1
+ * (unchanged; it can only be raised within the permitted set). Going from
+ * a non-root euid back to root, the uids change first (to get CAP_SETGID
+ * back), otherwise last. Used by a root supervisor to act as the program
+ * it serves (layers/confine), and to return. */
+struct sv_cap_header { uint32_t version; int pid; };
+struct sv_cap_data { uint32_t effective, permitted, inheritable; };
+
+static PyObject *
+sv_thread_creds(PyObject *self, PyObject *args)
+{
+    long u[4], g[4];
+    long long capeff;
     PyObject *groups;
     gid_t gl[256];
-    Py_ssize_t i, n = 0;
-    long ou, og;
-    if (!PyArg_ParseTuple(args, "LLO", &uid, &gid, &groups))
+    Py_ssize_t i, n = -1;
+    int up;
+    if (!PyArg_ParseTuple(args, "(llll)(llll)OL", &u[0], &u[1], &u[2], &u[3],
+                          &g[0], &g[1], &g[2], &g[3], &groups, &capeff))
         return NULL;
     if (groups != Py_None) {
         PyObject *fast = PySequence_Fast(groups, "groups must be a sequence");
@@ -603,18 +718,35 @@ sv_fscreds(PyObject *self, PyObject *args)
         Py_DECREF(fast);
         if (PyErr_Occurred())
             return NULL;
-        if (syscall(SYS_setgroups, (int)n, gl) < 0)
-            return errno_error();
     }
-    og = syscall(SYS_setfsgid, (gid_t)gid);
-    ou = syscall(SYS_setfsuid, (uid_t)uid);
+    up = u[1] == 0 && syscall(SYS_geteuid) != 0;
+    if (up && syscall(SYS_setresuid, (uid_t)u[0], (uid_t)u[1], (uid_t)u[2]) < 0)
+        return errno_error();
+    if (n >= 0 && syscall(SYS_setgroups, (int)n, gl) < 0)
+        return errno_error();
+    if (syscall(SYS_setresgid, (gid_t)g[0], (gid_t)g[1], (gid_t)g[2]) < 0)
+        return errno_error();
+    syscall(SYS_setfsgid, (gid_t)g[3]);
+    if (!up && syscall(SYS_setresuid, (uid_t)u[0], (uid_t)u[1], (uid_t)u[2]) < 0)
+        return errno_error();
+    syscall(SYS_setfsuid, (uid_t)u[3]);
     /* setfsuid/setfsgid report nothing: check that the change took effect */
-    if (syscall(SYS_setfsuid, (uid_t)-1) != (long)(uid_t)uid ||
-        syscall(SYS_setfsgid, (gid_t)-1) != (long)(gid_t)gid) {
+    if (syscall(SYS_setfsuid, (uid_t)-1) != (long)(uid_t)u[3] ||
+        syscall(SYS_setfsgid, (gid_t)-1) != (long)(gid_t)g[3]) {
         errno = EPERM;
         return errno_error();
     }
-    return Py_BuildValue("(ll)", ou, og);
+    if (capeff >= 0) {
+        struct sv_cap_header h = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+        struct sv_cap_data d[2];
+        if (syscall(SYS_capget, &h, d) < 0)
+            return errno_error();
+        d[0].effective = (uint32_t)capeff & d[0].permitted;
+        d[1].effective = (uint32_t)((unsigned long long)capeff >> 32) & d[1].permitted;
+        if (syscall(SYS_capset, &h, d) < 0)
+            return errno_error();
+    }
+    Py_RETURN_NONE;
 }
 
 /* landlock_create_ruleset(handled_fs, handled_net=0, scoped=0, flags=0) -> fd;
@@ -657,39 +789,6 @@ sv_landlock_add_path_rule(PyObject *self, PyObject *args)
         return errno_error();
     Py_RETURN_NONE;
 }
-
-/* The ruleset the next listener-mode spawn() of this thread applies in the
- * child (landlock_arm), and the pid of the last child that applied one. */
-static __thread int armed_landlock_fd = -1;
-static __thread long last_landlock_pid = 0;
-
-/* landlock_arm(fd): the next spawn() in listener mode made by this thread
- * restricts its child with this ruleset (a dup is kept; -1 disarms). */
-static PyObject *
-sv_landlock_arm(PyObject *self, PyObject *args)
-{
-    int fd, d = -1;
-    if (!PyArg_ParseTuple(args, "i", &fd))
-        return NULL;
-    if (fd >= 0) {
-        d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (d < 0)
-            return errno_error();
-    }
-    if (armed_landlock_fd >= 0)
-        close(armed_landlock_fd);
-    armed_landlock_fd = d;
-    Py_RETURN_NONE;
-}
-
-/* landlock_last_pid() -> the pid of the last child that this thread spawned
- * with a Landlock ruleset (0: none) */
-static PyObject *
-sv_landlock_last_pid(PyObject *self, PyObject *noargs)
-{
-    return PyLong_FromLong(last_landlock_pid);
-}
-
 
 /* ---- spawning ---------------------------------------------------------- */
 
@@ -735,7 +834,7 @@ child_fail(int fd, int stage)
     _exit(127);
 }
 
-/* spawn(path, argv, envp, cwd, filter, filter_flags[, exec_cookie, try_flags])
+/* spawn(path, argv, envp, cwd, filter, filter_flags[, exec_cookie, try_flags, landlock_fds])
  *   -> (pid, go_fd, err_fd)
  *
  * The child waits on go_fd until the supervisor has seized it, then installs
@@ -751,7 +850,13 @@ child_fail(int fd, int stage)
  * syscall(SYS_execve, path, argv, envp, exec_cookie): a filter that notifies
  * that execve (args[3] == cookie) holds the child in the kernel until the
  * supervisor has taken the listener with pidfd_getfd(L); the child's own
- * copy is O_CLOEXEC, so the program never sees it. */
+ * copy is O_CLOEXEC, so the program never sees it.
+ *
+ * landlock_fds: Landlock ruleset fds the child applies, in order, with
+ * landlock_restrict_self after PR_SET_NO_NEW_PRIVS and before the seccomp
+ * filter (stage 6 on failure): in listener mode the only system call after
+ * seccomp() must be the cookie execve, so nothing else may follow it. The
+ * layers hand them over with Layer.spawn_setup (sysvisor.spawn). */
 static PyObject *
 sv_spawn(PyObject *self, PyObject *args)
 {
@@ -765,20 +870,28 @@ sv_spawn(PyObject *self, PyObject *args)
     struct sock_fprog prog = { 0, NULL };
     Py_buffer fb = { 0 };
     int have_filter = 0;
-    int landlock_fd = -2, consumed_fd = -1;
+    PyObject *landlock_o = NULL;
+    int landlock_fds[8];
+    int n_landlock = 0, i;
 
-    if (!PyArg_ParseTuple(args, "OOOOOI|KIi", &path, &argv_o, &envp_o, &cwd, &filt, &filter_flags,
-                          &exec_cookie, &try_flags, &landlock_fd))
+    if (!PyArg_ParseTuple(args, "OOOOOI|KIO", &path, &argv_o, &envp_o, &cwd, &filt, &filter_flags,
+                          &exec_cookie, &try_flags, &landlock_o))
         return NULL;
-    /* landlock_fd: -2 (default) = the ruleset armed by landlock_arm() for
-     * this thread, consumed by a listener-mode spawn only; -1 = none */
-    if (landlock_fd == -2) {
-        landlock_fd = -1;
-        if (exec_cookie && armed_landlock_fd >= 0) {
-            landlock_fd = armed_landlock_fd;
-            armed_landlock_fd = -1;
-            consumed_fd = landlock_fd;
+    if (landlock_o != NULL && landlock_o != Py_None) {
+        PyObject *fast = PySequence_Fast(landlock_o, "landlock_fds must be a sequence of fds");
+        if (!fast)
+            return NULL;
+        n_landlock = (int)PySequence_Fast_GET_SIZE(fast);
+        if (n_landlock > 8) {
+            Py_DECREF(fast);
+            PyErr_SetString(PyExc_ValueError, "at most 8 Landlock rulesets");
+            return NULL;
         }
+        for (i = 0; i < n_landlock; i++)
+            landlock_fds[i] = (int)PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        Py_DECREF(fast);
+        if (PyErr_Occurred())
+            return NULL;
     }
     if (!PyBytes_Check(path) || (cwd != Py_None && !PyBytes_Check(cwd))) {
         PyErr_SetString(PyExc_TypeError, "path and cwd must be bytes");
@@ -835,12 +948,15 @@ sv_spawn(PyObject *self, PyObject *args)
         close(go[0]);
         if (cwd != Py_None && chdir(PyBytes_AS_STRING(cwd)) < 0)
             child_fail(err[1], 1);
-        if (have_filter) {
+        if (have_filter || n_landlock) {
             if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(err[1], 2);
             /* Landlock backstop: the program, not the supervisor */
-            if (landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, landlock_fd, 0) < 0)
-                child_fail(err[1], 6);
+            for (i = 0; i < n_landlock; i++)
+                if (syscall(SYS_landlock_restrict_self, landlock_fds[i], 0) < 0)
+                    child_fail(err[1], 6);
+        }
+        if (have_filter) {
             if (exec_cookie) {
                 struct spawn_error lis = { 0, -1 };
                 long r;
@@ -865,19 +981,8 @@ sv_spawn(PyObject *self, PyObject *args)
             if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter_flags, &prog) < 0)
                 child_fail(err[1], 3);
         }
-        if (landlock_fd >= 0) {
-            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                child_fail(err[1], 2);
-            if (syscall(SYS_landlock_restrict_self, landlock_fd, 0) < 0)
-                child_fail(err[1], 6);
-        }
         execve(PyBytes_AS_STRING(path), argv, envp);
         child_fail(err[1], 4);
-    }
-    if (consumed_fd >= 0) {
-        close(consumed_fd);
-        if (pid > 0)
-            last_landlock_pid = pid;
     }
     if (pid < 0) {
         errno_error();
@@ -1081,6 +1186,537 @@ sv_notif_sizes(PyObject *self, PyObject *noargs)
     return Py_BuildValue("(iii)", sz.seccomp_notif, sz.seccomp_notif_resp, sz.seccomp_data);
 }
 
+/* ---- Confine's fast path ------------------------------------------------
+ * The most frequent path calls of a confinement view (layers/confine/fast.py
+ * says which, and why they are safe), answered right here in the receive
+ * loop, without Python: read-only opens, the stat family and access, for a
+ * simple absolute path (no "..", "." or "//", not /proc, not a stand-in
+ * directory) that one openat2 under its mount's fd resolves with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, after the
+ * root's own top-level symlink (merged /usr: /lib -> usr/lib), if any, was
+ * replaced by its text. The path is read once, NOTIF_ID_VALID is checked
+ * after the read, the object is reopened from the O_PATH fd (opens: only
+ * regular files, directories and the memory devices, so an open never
+ * blocks this thread) and handed over with NOTIF_ADDFD + SEND, or its stat
+ * written and answered. Anything else (other kinds of files, symlinks on
+ * the way, writes to read-only mounts, O_CREAT, relative paths, the
+ * answers the walk must give) goes to Python unchanged. The configuration
+ * is immutable while receivers run; `enabled` is cleared when the
+ * program's credentials may differ from the supervisor's (Python then
+ * acts with the program's). */
+
+enum { FK_NONE, FK_OPEN, FK_OPENAT, FK_STAT, FK_LSTAT, FK_NEWFSTATAT, FK_ACCESS, FK_FACCESSAT,
+       FK_FACCESSAT2, FK_EXECVE, FK_EXECVEAT };
+#define FAST_PENDING 64
+#define FAST_NR 512
+#define FAST_MAX 64
+#define SV_AUDIT_ARCH_X86_64 0xC000003EU
+#define SV_RESOLVE_FAST (0x08 | 0x04 | 0x02) /* BENEATH | NO_SYMLINKS | NO_MAGICLINKS */
+#ifndef __O_TMPFILE
+#define __O_TMPFILE 020000000
+#endif
+
+struct fast_prefix { char *s; size_t len; int fd; int ro; };
+
+/* An exec that Python restarted with the view's files (execs.py), waiting
+ * to be notified again: continued here when the thread, the path's address
+ * and text and the file's inode are the ones registered (Landlock active:
+ * Python registers nothing otherwise). */
+struct fast_exec { int tid; uint64_t addr; char path[4096]; dev_t dev; ino_t ino; };
+struct fast_conf {
+    int listener;
+    volatile int enabled;
+    int root_fd;
+    int nmounts;
+    struct fast_prefix mounts[FAST_MAX]; /* longest guest path first; "/" last */
+    int nstand;
+    struct fast_prefix stand[FAST_MAX];  /* "DIR/" of stand-in directories */
+    int nfirst;
+    struct fast_prefix first[FAST_MAX];  /* first components of the binds */
+    unsigned char kind[FAST_NR];
+    volatile unsigned long handled;
+    struct fast_exec pending[FAST_PENDING];
+    unsigned int next_pending;
+};
+
+static struct fast_conf *fast_confs[16];
+
+static struct fast_conf *
+fast_for(int listener)
+{
+    int i;
+    for (i = 0; i < 16; i++)
+        if (fast_confs[i] && fast_confs[i]->listener == listener)
+            return fast_confs[i];
+    return NULL;
+}
+
+static ssize_t
+mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+    struct iovec local = { (void *)buf, len };
+    struct iovec remote = { (void *)(uintptr_t)addr, len };
+    ssize_t r = -1;
+    if (!use_proc_mem)
+        r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+    if (r < 0)
+        r = proc_mem_io(pid, addr, (void *)buf, len, 1);
+    return r;
+}
+
+/* The NUL-terminated string at addr: its length, or -1 (unreadable, or no
+ * NUL within cap - 1 bytes). */
+static ssize_t
+read_cstr(pid_t pid, uint64_t addr, char *buf, size_t cap)
+{
+    size_t done = 0;
+    while (done < cap - 1) {
+        size_t chunk = 4096 - ((addr + done) & 4095);
+        ssize_t r;
+        char *nul;
+        if (chunk > cap - 1 - done)
+            chunk = cap - 1 - done;
+        r = mem_read(pid, addr + done, buf + done, chunk);
+        if (r <= 0)
+            return -1;
+        nul = memchr(buf + done, 0, (size_t)r);
+        if (nul)
+            return nul - buf;
+        done += (size_t)r;
+        if ((size_t)r < chunk)
+            return -1;
+    }
+    return -1;
+}
+
+static int
+fast_answer(int fd, uint64_t id, int64_t val, int err)
+{
+    char buf[64];
+    struct sv_notif_resp resp;
+    resp.id = id;
+    resp.val = err ? 0 : val;
+    resp.error = err ? -err : 0;
+    resp.flags = 0;
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, &resp, sizeof resp);
+    return ioctl(fd, SV_NOTIF_SEND, buf);
+}
+
+static int
+fast_valid(int fd, uint64_t id)
+{
+    return ioctl(fd, SV_NOTIF_ID_VALID, &id) == 0;
+}
+
+/* A simple absolute path with its root top-level symlink replaced:
+ * writes the result into out (size PATH_MAX); 0 when Python must decide. */
+static int
+fast_simple(struct fast_conf *c, const char *path, char *out)
+{
+    int hop, i;
+    strcpy(out, path);
+    for (hop = 0; hop < 4; hop++) {
+        char first[256], target[4096];
+        const char *slash;
+        size_t flen;
+        ssize_t tl;
+        if (out[0] != '/' || strstr(out, "//") || strstr(out, "/.") ||
+            !strcmp(out, "/proc") || !strncmp(out, "/proc/", 6))
+            return 0;
+        slash = strchr(out + 1, '/');
+        flen = slash ? (size_t)(slash - out - 1) : strlen(out + 1);
+        if (flen == 0 || flen >= sizeof first)
+            return flen == 0;  /* "/" itself */
+        memcpy(first, out + 1, flen);
+        first[flen] = 0;
+        for (i = 0; i < c->nfirst; i++)
+            if (c->first[i].len == flen && !memcmp(c->first[i].s, first, flen))
+                return 1;  /* a bind starts there: the guest path, not a link of the root */
+        tl = readlinkat(c->root_fd, first, target, sizeof target - 1);
+        if (tl < 0)
+            return 1;  /* not a link (or missing: the open will say) */
+        target[tl] = 0;
+        {
+            char rest[4096];
+            size_t rlen = slash ? strlen(slash) : 0, pos = 0;
+            memcpy(rest, slash ? slash : "", rlen + 1);  /* slash points into out */
+            while (tl > 1 && target[tl - 1] == '/')
+                target[--tl] = 0;
+            if ((target[0] == '/' ? 0 : 1) + (size_t)tl + rlen + 1 > 4096)
+                return 0;
+            if (target[0] != '/')
+                out[pos++] = '/';
+            memcpy(out + pos, target, (size_t)tl);
+            memcpy(out + pos + (size_t)tl, rest, rlen + 1);
+        }
+    }
+    return 0;
+}
+
+/* The mount of a simple path and the rest under it ("." for its root). */
+static struct fast_prefix *
+fast_mount(struct fast_conf *c, const char *path, const char **rest)
+{
+    int i;
+    for (i = 0; i < c->nstand; i++)
+        if (!strncmp(path, c->stand[i].s, c->stand[i].len))
+            return NULL;
+    for (i = 0; i < c->nmounts; i++) {
+        struct fast_prefix *m = &c->mounts[i];
+        if (m->len == 1) {  /* "/" */
+            *rest = path[1] ? path + 1 : ".";
+            return m;
+        }
+        if (!strncmp(path, m->s, m->len) && (path[m->len] == 0 || path[m->len] == '/')) {
+            *rest = path[m->len] && path[m->len + 1] ? path + m->len + 1 : ".";
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static long
+fast_openat2(int dirfd, const char *path, int flags)
+{
+    struct sv_open_how how = { (uint64_t)(flags | O_CLOEXEC), 0, SV_RESOLVE_FAST };
+    return syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/* A registered restart (see struct fast_exec): CONTINUE it. */
+static int
+fast_exec(struct fast_conf *c, int lfd, struct sv_notif *n, uint64_t addr)
+{
+    static __thread char path[4096];
+    struct fast_exec *p = NULL;
+    struct stat st;
+    char buf[64];
+    struct sv_notif_resp resp;
+    int i;
+    for (i = 0; i < FAST_PENDING; i++)
+        if (__atomic_load_n(&c->pending[i].tid, __ATOMIC_ACQUIRE) == (int)n->pid &&
+            c->pending[i].addr == addr) {
+            p = &c->pending[i];
+            break;
+        }
+    if (!p)
+        return 0;
+    __atomic_store_n(&p->tid, 0, __ATOMIC_RELEASE);  /* used once, whatever happens */
+    if (read_cstr(n->pid, addr, path, sizeof path) < 0 || strcmp(path, p->path) ||
+        !fast_valid(lfd, n->id) || stat(p->path, &st) < 0 || st.st_dev != p->dev ||
+        st.st_ino != p->ino)
+        return 0;  /* Python checks it again, and refuses it */
+    resp.id = n->id;
+    resp.val = 0;
+    resp.error = 0;
+    resp.flags = 1;  /* SECCOMP_USER_NOTIF_FLAG_CONTINUE */
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, &resp, sizeof resp);
+    ioctl(lfd, SV_NOTIF_SEND, buf);
+    return 1;
+}
+
+/* 1: answered (or the call is gone); 0: Python must handle it. */
+static int
+fast_try(struct fast_conf *c, int lfd, struct sv_notif *n)
+{
+    static __thread char path[4096], simple[4096];
+    uint64_t *a = n->data.args;
+    int kind, dirfd = AT_FDCWD, flags = 0, atflags = 0, mode = 0, pidx, fd, r, err;
+    uint64_t buf = 0;
+    const char *rest;
+    struct fast_prefix *m;
+    struct stat st;
+    ssize_t len;
+
+    if (n->data.arch != SV_AUDIT_ARCH_X86_64 || n->data.nr < 0 || n->data.nr >= FAST_NR ||
+        !(kind = c->kind[n->data.nr]))
+        return 0;
+    if (kind == FK_EXECVE || kind == FK_EXECVEAT)  /* registered restarts: whatever the credentials */
+        return fast_exec(c, lfd, n, kind == FK_EXECVE ? a[0] : a[1]);
+    if (!c->enabled)
+        return 0;
+    switch (kind) {
+    case FK_OPEN: pidx = 0; flags = (int)a[1]; break;
+    case FK_OPENAT: dirfd = (int)a[0]; pidx = 1; flags = (int)a[2]; break;
+    case FK_STAT: pidx = 0; buf = a[1]; break;
+    case FK_LSTAT: pidx = 0; buf = a[1]; atflags = AT_SYMLINK_NOFOLLOW; break;
+    case FK_NEWFSTATAT: dirfd = (int)a[0]; pidx = 1; buf = a[2]; atflags = (int)a[3]; break;
+    case FK_ACCESS: pidx = 0; mode = (int)a[1]; break;
+    case FK_FACCESSAT: dirfd = (int)a[0]; pidx = 1; mode = (int)a[2]; break;
+    case FK_FACCESSAT2: dirfd = (int)a[0]; pidx = 1; mode = (int)a[2]; atflags = (int)a[3]; break;
+    case FK_EXECVE: case FK_EXECVEAT: pidx = 0; break;
+    default: return 0;
+    }
+    if (!a[pidx])
+        return 0;
+    len = read_cstr(n->pid, a[pidx], path, sizeof path);
+    if (len < 0 || !fast_valid(lfd, n->id))
+        return 0;
+    if (kind == FK_NEWFSTATAT && len == 0 && (atflags & AT_EMPTY_PATH) && dirfd >= 0 &&
+        !(atflags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT))) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/%u/fd/%d", n->pid, dirfd);  /* fstat() */
+        if (stat(proc, &st) < 0)
+            return 0;
+        if (!fast_valid(lfd, n->id))
+            return 1;
+        goto write_stat;
+    }
+    if (!len || !fast_simple(c, path, simple) || !(m = fast_mount(c, simple, &rest)))
+        return 0;
+    if (kind == FK_OPEN || kind == FK_OPENAT) {
+        int acc = flags & O_ACCMODE;
+        /* O_CREAT of a file that exists is an open; creating is Python's */
+        if ((flags & (__O_TMPFILE | O_PATH)) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+            return 0;
+        if (m->ro && (acc != O_RDONLY || (flags & O_TRUNC)))
+            return 0;
+        fd = (int)fast_openat2(m->fd, rest, O_PATH | (flags & O_NOFOLLOW));
+        if (fd < 0) {
+            err = errno;
+            if (err == ELOOP || err == EXDEV || err == EAGAIN || (err == ENOENT && (flags & O_CREAT)))
+                return 0;
+            fast_answer(lfd, n->id, 0, err);
+            return 1;
+        }
+        if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
+                                   (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1))) {
+            close(fd);
+            return 0;  /* a FIFO or a device might block the open: Python */
+        }
+        {
+            char proc[64];
+            int nfd;
+            struct sv_notif_addfd add;
+            snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+            nfd = open(proc, (flags & ~(O_NOFOLLOW | O_CLOEXEC | O_CREAT)) | O_CLOEXEC | O_NOCTTY);
+            err = errno;
+            close(fd);
+            if (nfd < 0) {
+                fast_answer(lfd, n->id, 0, err);
+                return 1;
+            }
+            memset(&add, 0, sizeof add);
+            add.id = n->id;
+            add.flags = 1U << 1;  /* SECCOMP_ADDFD_FLAG_SEND */
+            add.srcfd = (uint32_t)nfd;
+            add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
+            r = ioctl(lfd, SV_NOTIF_ADDFD, &add);
+            err = errno;
+            if (r < 0 && err == EINVAL) {  /* 5.9 to 5.13: no ADDFD_FLAG_SEND; add, then answer */
+                add.flags = 0;
+                r = ioctl(lfd, SV_NOTIF_ADDFD, &add);
+                err = errno;
+                if (r >= 0)
+                    fast_answer(lfd, n->id, r, 0);
+            }
+            close(nfd);
+            if (r < 0 && err != ENOENT)
+                fast_answer(lfd, n->id, 0, err);
+        }
+        return 1;
+    }
+    if (kind == FK_ACCESS || kind == FK_FACCESSAT || kind == FK_FACCESSAT2) {
+        char proc[64];
+        if ((mode & ~7) || (atflags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) || (m->ro && (mode & W_OK)))
+            return 0;
+        fd = (int)fast_openat2(m->fd, rest, O_PATH | ((atflags & AT_SYMLINK_NOFOLLOW) ? O_NOFOLLOW : 0));
+        if (fd < 0) {
+            err = errno;
+            if (err == ELOOP || err == EXDEV || err == EAGAIN)
+                return 0;
+            fast_answer(lfd, n->id, 0, err);
+            return 1;
+        }
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        r = mode ? faccessat(AT_FDCWD, proc, mode, AT_EACCESS) : 0;
+        err = errno;
+        close(fd);
+        fast_answer(lfd, n->id, 0, r < 0 ? err : 0);
+        return 1;
+    }
+    /* the stat family */
+    if (atflags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH))
+        return 0;
+    fd = (int)fast_openat2(m->fd, rest, O_PATH | ((atflags & AT_SYMLINK_NOFOLLOW) ? O_NOFOLLOW : 0));
+    if (fd < 0) {
+        err = errno;
+        if (err == ELOOP || err == EXDEV || err == EAGAIN)
+            return 0;
+        fast_answer(lfd, n->id, 0, err);
+        return 1;
+    }
+    r = fstat(fd, &st);
+    close(fd);
+    if (r < 0)
+        return 0;
+write_stat:
+    if (!buf) {
+        fast_answer(lfd, n->id, 0, EFAULT);
+        return 1;
+    }
+    if (!fast_valid(lfd, n->id))
+        return 1;
+    if (mem_write(n->pid, buf, &st, sizeof st) != (ssize_t)sizeof st) {
+        fast_answer(lfd, n->id, 0, EFAULT);
+        return 1;
+    }
+    fast_answer(lfd, n->id, 0, 0);
+    return 1;
+}
+
+static void
+fast_free(struct fast_conf *c)
+{
+    int i;
+    for (i = 0; i < c->nmounts; i++)
+        free(c->mounts[i].s);
+    for (i = 0; i < c->nstand; i++)
+        free(c->stand[i].s);
+    for (i = 0; i < c->nfirst; i++)
+        free(c->first[i].s);
+    free(c);
+}
+
+static int
+fast_strings(PyObject *seq, struct fast_prefix *out, int *count)
+{
+    PyObject *fast = PySequence_Fast(seq, "expected a sequence");
+    Py_ssize_t i, n;
+    if (!fast)
+        return -1;
+    n = PySequence_Fast_GET_SIZE(fast);
+    if (n > FAST_MAX) {
+        Py_DECREF(fast);
+        PyErr_SetString(PyExc_ValueError, "too many entries for the fast path");
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        const char *s;
+        int fd = -1, ro = 0;
+        if (PyTuple_Check(item)) {
+            if (!PyArg_ParseTuple(item, "yii", &s, &fd, &ro)) {
+                Py_DECREF(fast);
+                return -1;
+            }
+        } else if (PyBytes_Check(item)) {
+            s = PyBytes_AS_STRING(item);
+        } else {
+            Py_DECREF(fast);
+            PyErr_SetString(PyExc_TypeError, "expected bytes or (bytes, fd, readonly)");
+            return -1;
+        }
+        out[*count].s = strdup(s);
+        out[*count].len = strlen(s);
+        out[*count].fd = fd;
+        out[*count].ro = ro;
+        (*count)++;
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+/* fast_setup(listener, root_fd, mounts, stand_ins, bind_firsts, kinds) ;
+ * mounts: [(guest bytes, fd, readonly)], longest first, "/" last;
+ * kinds: {nr: kind}. fast_setup(listener, None) frees it (receivers gone). */
+static PyObject *
+sv_fast_setup(PyObject *self, PyObject *args)
+{
+    int listener, root_fd, i;
+    PyObject *mounts, *stand, *firsts, *kinds, *key, *value;
+    Py_ssize_t pos = 0;
+    struct fast_conf *c;
+    if (PyTuple_GET_SIZE(args) == 2) {
+        if (!PyArg_ParseTuple(args, "iO", &listener, &mounts))
+            return NULL;
+        for (i = 0; i < 16; i++)
+            if (fast_confs[i] && fast_confs[i]->listener == listener) {
+                fast_free(fast_confs[i]);
+                fast_confs[i] = NULL;
+            }
+        Py_RETURN_NONE;
+    }
+    if (!PyArg_ParseTuple(args, "iiOOOO!", &listener, &root_fd, &mounts, &stand, &firsts,
+                          &PyDict_Type, &kinds))
+        return NULL;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return PyErr_NoMemory();
+    c->listener = listener;
+    c->root_fd = root_fd;
+    if (fast_strings(mounts, c->mounts, &c->nmounts) < 0 ||
+        fast_strings(stand, c->stand, &c->nstand) < 0 ||
+        fast_strings(firsts, c->first, &c->nfirst) < 0) {
+        fast_free(c);
+        return NULL;
+    }
+    while (PyDict_Next(kinds, &pos, &key, &value)) {
+        long nr = PyLong_AsLong(key), k = PyLong_AsLong(value);
+        if (nr >= 0 && nr < FAST_NR && k > 0 && k <= FK_EXECVEAT)
+            c->kind[nr] = (unsigned char)k;
+    }
+    if (PyErr_Occurred()) {
+        fast_free(c);
+        return NULL;
+    }
+    for (i = 0; i < 16; i++)
+        if (!fast_confs[i])
+            break;
+    if (i == 16) {
+        fast_free(c);
+        PyErr_SetString(PyExc_RuntimeError, "too many fast paths");
+        return NULL;
+    }
+    c->enabled = 1;
+    fast_confs[i] = c;
+    Py_RETURN_NONE;
+}
+
+/* fast_exec_pending(listener, tid, addr, path, dev, ino): a restarted exec
+ * to continue here (struct fast_exec). Returns False without a fast path. */
+static PyObject *
+sv_fast_exec_pending(PyObject *self, PyObject *args)
+{
+    int listener, tid;
+    unsigned long long addr, dev, ino;
+    const char *path;
+    Py_ssize_t plen;
+    struct fast_conf *c;
+    struct fast_exec *p;
+    if (!PyArg_ParseTuple(args, "iiKy#KK", &listener, &tid, &addr, &path, &plen, &dev, &ino))
+        return NULL;
+    c = fast_for(listener);
+    if (!c || plen >= 4096 || !c->kind[59])
+        Py_RETURN_FALSE;
+    p = &c->pending[__atomic_fetch_add(&c->next_pending, 1, __ATOMIC_RELAXED) % FAST_PENDING];
+    __atomic_store_n(&p->tid, 0, __ATOMIC_RELEASE);
+    p->addr = addr;
+    memcpy(p->path, path, (size_t)plen);
+    p->path[plen] = 0;
+    p->dev = (dev_t)dev;
+    p->ino = (ino_t)ino;
+    __atomic_store_n(&p->tid, tid, __ATOMIC_RELEASE);
+    Py_RETURN_TRUE;
+}
+
+/* fast_enable(listener, on) -> calls answered so far by the fast path */
+static PyObject *
+sv_fast_enable(PyObject *self, PyObject *args)
+{
+    int listener, on;
+    struct fast_conf *c;
+    if (!PyArg_ParseTuple(args, "ii", &listener, &on))
+        return NULL;
+    c = fast_for(listener);
+    if (!c)
+        return PyLong_FromLong(0);
+    if (on >= 0)
+        c->enabled = on;
+    return PyLong_FromUnsignedLong(c->handled);
+}
+
 /* notif_recv(listener, wake_fd=-1) ->
  *   (id, tid, arch, nr, ip, (args...))  a notification
  *   0                                  the filter has no users left (POLLHUP)
@@ -1097,12 +1733,14 @@ sv_notif_recv(PyObject *self, PyObject *args)
     struct pollfd p[2];
     char *buf;
     struct sv_notif n;
+    struct fast_conf *fc;
     if (!PyArg_ParseTuple(args, "i|i", &fd, &wake))
         return NULL;
     init_notif_sizes();
     buf = PyMem_Malloc(notif_size);
     if (!buf)
         return PyErr_NoMemory();
+    fc = fast_for(fd);
     Py_BEGIN_ALLOW_THREADS
     for (;;) {
         p[0].fd = fd;
@@ -1126,6 +1764,10 @@ sv_notif_recv(PyObject *self, PyObject *args)
             memset(buf, 0, notif_size);
             if (ioctl(fd, SV_NOTIF_RECV, buf) == 0) {
                 memcpy(&n, buf, sizeof n);
+                if (fc && fast_try(fc, fd, &n)) {
+                    fc->handled++;
+                    continue;  /* answered without Python */
+                }
                 result = 2;
                 break;
             }
@@ -1290,6 +1932,9 @@ static PyMethodDef methods[] = {
     {"notif_sizes", sv_notif_sizes, METH_NOARGS, "SECCOMP_GET_NOTIF_SIZES"},
     {"notif_recv", sv_notif_recv, METH_VARARGS, "poll + SECCOMP_IOCTL_NOTIF_RECV"},
     {"notif_send", sv_notif_send, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_SEND"},
+    {"fast_setup", sv_fast_setup, METH_VARARGS, "Confine's fast path for a listener (or None: free it)"},
+    {"fast_enable", sv_fast_enable, METH_VARARGS, "switch Confine's fast path; calls it answered"},
+    {"fast_exec_pending", sv_fast_exec_pending, METH_VARARGS, "a restarted exec the fast path continues"},
     {"notif_id_valid", sv_notif_id_valid, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_ID_VALID"},
     {"notif_addfd", sv_notif_addfd, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_ADDFD"},
     {"notif_set_flags", sv_notif_set_flags, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_SET_FLAGS"},
@@ -1303,11 +1948,10 @@ static PyMethodDef methods[] = {
     {"utimensat", sv_utimensat, METH_VARARGS, "utimensat(dirfd, path, times32|None, flags)"},
     {"inotify_add_watch", sv_inotify_add_watch, METH_VARARGS, "inotify_add_watch(fd, path, mask)"},
     {"kcmp", sv_kcmp, METH_VARARGS, "kcmp(pid1, pid2, type, idx1, idx2)"},
-    {"fscreds", sv_fscreds, METH_VARARGS, "per-thread setgroups/setfsgid/setfsuid"},
+    {"proc_status", sv_proc_status, METH_VARARGS, "a task's umask, ids, groups, CapEff, threads"},
+    {"thread_creds", sv_thread_creds, METH_VARARGS, "set the calling thread's ids, groups, CapEff"},
     {"landlock_create_ruleset", sv_landlock_create_ruleset, METH_VARARGS, "landlock_create_ruleset"},
     {"landlock_add_path_rule", sv_landlock_add_path_rule, METH_VARARGS, "landlock_add_rule(PATH_BENEATH)"},
-    {"landlock_arm", sv_landlock_arm, METH_VARARGS, "ruleset for this thread's next listener spawn"},
-    {"landlock_last_pid", sv_landlock_last_pid, METH_NOARGS, "pid of the last Landlock-restricted spawn"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -13,6 +13,7 @@ AT_FDCWD = -100
 # verdicts
 PENDING, PASS, FAIL, RETURN = 0, 1, 2, 3
 INJECT = 4  # the syscall returns a copy of a supervisor fd (unotify: call.inject_fd)
+ANSWERED = 5  # the method already answered it (unotify: call.restart_exec)
 
 _MAX_ERRNO = 4095
 
@@ -125,13 +126,60 @@ class Call:
             self.exit_hooks = []
         self.exit_hooks.append(fn)
 
-    def inject_fd(self, fd: int, cloexec: bool = False) -> None:
+    EXEC_CALLS = ("execve", "execveat")
+
+    def continue_exec(self, why: str) -> None:
+        """Let this execve/execveat run as the program made it, on purpose,
+        after the layer checked it: the one call a confinement layer cannot
+        execute on the program's behalf (the kernel must replace the
+        program's image itself). `why` says what makes that safe (e.g. "the
+        path was rewritten to a helper the program cannot race; Landlock
+        backs it"). On unotify, where an enforcing layer that read the
+        program's memory and then lets a call through fails closed, this
+        clears that mark for this layer's decision only; a layer below that
+        reads memory again is judged again. Then hands the call down, like
+        next(). Only for execve and execveat (ValueError otherwise)."""
+        if self.name not in self.EXEC_CALLS:
+            raise ValueError(f"call.continue_exec() is for execve/execveat only, not {self.name}")
+        if not isinstance(why, str) or not why.strip():
+            raise ValueError("call.continue_exec() needs the reason it is safe")
+        self._continue_checked(why)
+        self.next()
+
+    def _continue_checked(self, why: str) -> None:
+        """The method's part of continue_exec (nothing to do off unotify)."""
+
+    def restart_exec(self, path: bytes, argv: list, before_resume=None) -> int:
+        """Make the program run execve(path, argv, its own envp) instead of
+        this execve/execveat (unotify only: where arguments cannot be
+        changed, the call is ended with ERESTARTNOINTR and the thread's
+        registers set, during a brief ptrace stop, to the new path and argv
+        written below its stack pointer; the kernel then restarts it). argv
+        entries are bytes, or the address (int) of a string already in the
+        program (one of its own arguments). The restarted call is notified
+        again like any other and must be checked again: the address of path
+        in the program's memory (returned, and passed to before_resume(addr)
+        before the thread runs again) is how a layer recognises it. 0: the
+        thread died meanwhile, or its memory could not be written (the
+        restarted call then fails with EFAULT)."""
+        raise self._cannot("restart_exec", "restart an exec with other arguments")
+
+    def on_answer(self, fn: Callable[["Call"], None]) -> None:
+        """Call fn(call) with call.retval once the call's result is known:
+        at exit on the methods that see results (like on_exit); on unotify,
+        once a layer's answer was sent (call.retval None for a call let
+        through, whose result the supervisor never sees). For tracing on
+        every method; to change results, use on_exit."""
+        self.on_exit(fn)
+
+    def inject_fd(self, fd: int, cloexec: bool = False, take: bool = False) -> None:
         """Do not run the syscall; it returns a new file descriptor in the
         program that is a copy of the supervisor's `fd` (like SCM_RIGHTS):
         how a layer opens a file on the program's behalf (openat2, then
         inject_fd). The fd is duplicated at once: the caller may close its
-        own. cloexec sets O_CLOEXEC on the program's copy. unotify only
-        (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND)."""
+        own (take=True: the call takes it over and closes it; the caller
+        must not). cloexec sets O_CLOEXEC on the program's copy. unotify
+        only (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND)."""
         raise self._cannot("inject_fd", "hand a file descriptor to the program")
 
     def pidfd_getfd(self, fd: int) -> int:

@@ -80,25 +80,24 @@ class Layer:
                  "change_args", "answer", "result", "attach", "boundary",
                  "events" (implied by on_fork, on_exec, on_signal, on_stop).
       blocking:  every handler of the layer may block (see `blocking`).
-      accepts_unknown_results: the layer's exit hooks (call.on_exit) can
-                 take a call whose result nobody can see (call.retval is
-                 None, set_return refused): the calls the in-process
-                 methods' backstop lets through (a tracer prints "= ?").
-                 Without it, call.on_exit on such a call raises a
-                 CapabilityError instead of the layer silently missing a
-                 result it relies on.
     Event hooks (optional): on_start(session), on_fork(parent, child, kind),
     on_exec(tid, former_tid), on_signal(tid, signo, siginfo),
     on_stop(tid, signo) (group-stop), on_exit(tid, status), on_end(session).
     The unotify method has no process events: it delivers on_start, on_end
     and on_exit of the spawned process only; a layer defining on_fork,
     on_exec, on_signal or on_stop needs "events" and is not run there.
+
+    Spawn hook (optional): spawn_setup(argv, env) -> list of actions from
+    sysvisor.spawn, which every engine applies in the child between fork
+    and exec: Landlock(ruleset_fd) restricts the program (after
+    NO_NEW_PRIVS, before the seccomp filter), Chdir(path) sets its working
+    directory, Executable(path) is the path it execs (the layer resolved
+    the command itself). session.spawn_actions holds what was applied.
     """
 
     enforcing: bool = False
     needs: frozenset[str] = frozenset()
     blocking: bool = False
-    accepts_unknown_results: bool = False
 
     @property
     def name(self) -> str:
@@ -119,6 +118,13 @@ class Layer:
     def catch_all(self) -> Callable | None:
         fn = getattr(self, CATCH_ALL, None)
         return fn if callable(fn) else None
+
+    def compile(self, b) -> None:
+        """For the in-process methods (sysvisor.compiled): add to the builder
+        `b` actions, as data, for the syscalls of b.table this layer can
+        handle without Python (errno rules, trace records, path remapping...).
+        Its other interests cross to the supervisor, where its handlers run.
+        The default compiles nothing."""
 
     def interests(self, table: SyscallTable) -> dict[int, list[tuple[Predicate, ...]] | None] | None:
         """nr -> None (always) or a list of alternatives, each a tuple of

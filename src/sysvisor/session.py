@@ -38,6 +38,7 @@ class Session:
         self.insecure = insecure
         self.measure = measure
         self.errors: list = []
+        self.spawn_actions: tuple = ()  # what the layers' spawn_setup asked, once spawned
         self.method, self.method_reason = _methods.choose(method, self.layers, attach=attach,
                                                           insecure=insecure)
         self.insecure_used = insecure and any(getattr(l, "enforcing", False) for l in self.layers) \

@@ -10,7 +10,7 @@ import sys
 SUBCOMMANDS = {
     "trace": ("sysvisor.cli.trace", "trace a command's system calls, strace-style"),
     "doctor": ("sysvisor.cli.doctor", "show which kernel features and methods are available"),
-    "run": ("sysvisor.cli.run", "run a command under layers (fakeroot, a syscall policy, network rules)"),
+    "run": ("sysvisor.cli.run", "run a command under layers (a confinement view, a syscall policy, network rules, fakeroot)"),
     "record": ("sysvisor.cli.record", "run a command and write its system calls to a trace file"),
     "format": ("sysvisor.cli.format", "render a trace file written by sysvisor record"),
 }

@@ -11,7 +11,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", dest="follow", action="count", default=0,
                    help="follow forks, vforks, clones and threads; -ff with -o: one file per process")
     p.add_argument("-e", dest="expr", action="append", default=[], metavar="EXPR",
-                   help="trace=SET (names, %%class, /regex, !negation) or status=SET (" + STATUS_HELP + ")")
+                   help="trace=SET (names, %%class, /regex, !negation), status=SET (" + STATUS_HELP
+                        + "), inject=SET[:error=E|:retval=V][:signal=S][:syscall=NAME]"
+                        "[:delay_enter=T][:delay_exit=T][:poke_enter=@argN=HEX][:poke_exit=...]"
+                        "[:when=FIRST[..LAST][+[STEP]]] or fault=SET[:error=E][:when=W]")
     p.add_argument("-P", dest="paths", action="append", default=[], metavar="PATH",
                    help="trace only the syscalls that access PATH")
     p.add_argument("-p", dest="pids", type=int, action="append", default=[], metavar="PID",
@@ -38,8 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("command", nargs=argparse.REMAINDER, help="command to run (after --)")
 
 
-def parse_exprs(exprs: list[str]) -> tuple[str | None, set[str] | None]:
-    """-e trace=SET and -e status=SET (strace's qualifiers)."""
+def parse_exprs(exprs: list[str], injections: list | None = None) -> tuple[str | None, set[str] | None]:
+    """-e trace=SET and -e status=SET (strace's qualifiers); -e inject= and
+    -e fault= too when `injections` is a list (they are appended to it)."""
     from ..errors import UsageError
     from ..layers.trace import STATUSES
 
@@ -60,8 +64,13 @@ def parse_exprs(exprs: list[str]) -> tuple[str | None, set[str] | None]:
             if bad:
                 raise UsageError(f"invalid status {', '.join(sorted(bad))!r} (valid: {', '.join(STATUSES)})")
             statuses = set(STATUSES) - names if neg else names
+        elif key in ("inject", "fault") and injections is not None:
+            from ..layers.faults import parse_inject
+
+            injections.append(parse_inject(value, key))
         else:
-            raise UsageError(f"unsupported qualifier -e {key}= (supported: trace=, status=)")
+            supported = "trace=, status=" + (", inject=, fault=" if injections is not None else "")
+            raise UsageError(f"unsupported qualifier -e {key}= (supported: {supported})")
     return trace_set, statuses
 
 
@@ -88,7 +97,8 @@ def run(args) -> int:
     cmd = command_or_pids(args, "trace")
     if args.only_ok and args.only_failed:
         raise UsageError("-z and -Z are mutually exclusive")
-    trace_set, statuses = parse_exprs(args.expr)
+    injections: list = []
+    trace_set, statuses = parse_exprs(args.expr, injections)
     if args.only_ok:
         statuses = {"successful"}
     if args.only_failed:
@@ -119,9 +129,27 @@ def run(args) -> int:
                                      follow=args.follow > 0 or bool(args.pids),
                                      strsize=max(args.strsize, 256), fd_paths=args.fd_paths)
             layers.append(recorder)
+        if injections:
+            layers.append(_faults(injections, trace_set, args.paths))
         return run_session(layers, args.method, cmd, args.pids, "trace")
     finally:
         if recorder is not None:
             recorder.finish()
         if out is not None:
             out.close()
+
+
+def _faults(injections, trace_set, paths):
+    """The Faults layer of -e inject=/fault=, below the tracer: like strace,
+    it only tampers with calls the trace shows (-e trace=, -P)."""
+    import sys
+
+    from ..layers.faults import Faults, retval_warning
+    from ..layers.trace import Trace
+
+    for inj in injections:
+        warning = retval_warning(inj)
+        if warning:
+            sys.stderr.write(f"sysvisor trace: {warning}\n")
+    only = Trace(paths=paths)._touches_paths if paths else None
+    return Faults(injections, within=trace_set, only=only)

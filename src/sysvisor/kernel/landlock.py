@@ -1,7 +1,7 @@
 """Landlock (Linux 5.13+): unprivileged, kernel-enforced file access rules.
 
 sysvisor uses it as the confinement view's *backstop*: the Confine layer
-executes path calls on the program's behalf (layers/confine.py); Landlock
+executes path calls on the program's behalf (layers/confine/); Landlock
 makes the kernel itself refuse what the view does not contain for the
 calls that the program still makes natively (the execve the kernel must
 resolve itself, and anything a bug would let through).
@@ -22,13 +22,24 @@ Which ABI each right needs (LANDLOCK_CREATE_RULESET_VERSION):
                                           truncation is then unrestricted
     IOCTL_DEV                 5    6.10   every mount (device ioctls); not
                                           handled before v5
-    (v4 TCP, v6 scoping, v7 audit: not used by the file view)
+    (v4 TCP, v6 scoping, v7 audit: not used by the file view. v6's
+    abstract-socket scope would not help: Confine connects unix sockets on
+    the program's behalf, from the unrestricted supervisor)
+
+Without ABI 1 there is no backstop: Confine says so once and lets an exec
+run only when nothing can race it (layers/confine/execs.py). Not covered
+by any ABI, hence done by the supervisor alone: chmod, chown, utimes and
+xattrs (metadata), stat, connect/sendto to pathname unix sockets
+(layers/confine/sockets.py executes them). memfds are never restricted (a
+program may run code it wrote itself, which is no escape from the view).
 
 A ruleset handles (denies by default) every right the running kernel
 knows among these; each rule grants a subset beneath one directory. The
-supervisor builds the ruleset; the spawned child applies it with
-landlock_restrict_self after PR_SET_NO_NEW_PRIVS, right before exec
-(_native.spawn); the supervisor itself is never restricted.
+supervisor builds the ruleset; a layer hands it to the engine with
+Layer.spawn_setup (sysvisor.spawn.Landlock), and the spawned child applies
+it with landlock_restrict_self after PR_SET_NO_NEW_PRIVS, before the
+seccomp filter and exec (_native.spawn); the supervisor itself is never
+restricted.
 """
 from __future__ import annotations
 
@@ -93,8 +104,8 @@ def rights_for(readonly: bool, abi: int) -> int:
 class Ruleset:
     """A Landlock ruleset fd built from (directory fd, readonly) rules.
 
-        rs = Ruleset.build([(rootfd, False), (usrfd, True)])
-        if rs: _native.spawn(..., landlock_fd=rs.fd)
+        rs = Ruleset.build([(rootfd, False, "/srv/root"), (usrfd, True, "/usr")])
+        if rs: return [sysvisor.spawn.Landlock(rs.fd)]   # from Layer.spawn_setup
     """
 
     def __init__(self, fd: int, abi: int, rules: list[tuple[str, int]]):

@@ -190,15 +190,16 @@ def _read_record(fd: int) -> tuple[int, int] | None:
 
 
 def spawn_with_listener(path: bytes, argv: list[bytes], envp: list[bytes], cwd: bytes | None,
-                        filt: bytes, timeout: float = 10.0,
-                        wait_killable: bool = True) -> tuple[int, Listener, int]:
+                        filt: bytes, timeout: float = 10.0, wait_killable: bool = True,
+                        landlock_fds: tuple[int, ...] = ()) -> tuple[int, Listener, int]:
     """Fork a child that installs `filt` with a new listener and execs
     `path`; returns (pid, listener, err_fd). The filter must notify
     execve with args[3] == EXEC_COOKIE (see the module docstring): the
     child then waits in that execve until the caller answers it.
     wait_killable: ask for WAIT_KILLABLE_RECV (5.19+; silently without it
     on kernels that refuse the flag): once a notification is received,
-    only a fatal signal interrupts the call.
+    only a fatal signal interrupts the call. landlock_fds: rulesets the
+    child applies before installing the filter (sysvisor.spawn.Landlock).
 
     err_fd gets (stage, errno) if the exec fails later, EOF if it works.
     Raises SpawnFailed (the child failed before installing the filter, or
@@ -206,7 +207,8 @@ def spawn_with_listener(path: bytes, argv: list[bytes], envp: list[bytes], cwd: 
     refused: no ptrace access to the child)."""
     pid, go_fd, err_fd = _native.spawn(path, argv, envp, cwd, filt, FILTER_FLAG_NEW_LISTENER,
                                        EXEC_COOKIE,
-                                       FILTER_FLAG_WAIT_KILLABLE_RECV if wait_killable else 0)
+                                       FILTER_FLAG_WAIT_KILLABLE_RECV if wait_killable else 0,
+                                       tuple(landlock_fds))
 
     def fail(exc: BaseException):
         try:

@@ -355,6 +355,27 @@ class FakeRoot(Layer):
         if call.retval:
             call.set_return(0)
 
+    def compile(self, b) -> None:
+        """The identity calls are data (sysvisor.compiled): the ids live in
+        the process's shared region, inherited across fork (sv_ctx_fork);
+        the stat, chown, chmod and mknod families cross to Python."""
+        from ..compiled import blob as B
+
+        ops = {"getuid": (B.ID_GET, RUID), "geteuid": (B.ID_GET, EUID), "getgid": (B.ID_GET, RGID),
+               "getegid": (B.ID_GET, EGID), "getresuid": (B.ID_GETRES, RUID),
+               "getresgid": (B.ID_GETRES, RGID), "setuid": (B.ID_SET, RUID),
+               "setgid": (B.ID_SET, RGID), "setreuid": (B.ID_SETRE, RUID),
+               "setregid": (B.ID_SETRE, RGID), "setresuid": (B.ID_SETRES, RUID),
+               "setresgid": (B.ID_SETRES, RGID), "setfsuid": (B.ID_SETFS, FSUID),
+               "setfsgid": (B.ID_SETFS, FSGID), "setgroups": (B.ID_RET0, 0),
+               "capset": (B.ID_CAPSET, 0)}
+        b.use_ids([0] * 8)
+        for name, (op, which) in ops.items():
+            for n in (name, name + "32"):
+                sc = b.table.by_name.get(n)
+                if sc is not None:
+                    b.add(sc.nr, B.Ids(op, which, b.arch == "i386" and n in _OLD16))
+
     # i386 32-bit-id names
     getuid32, geteuid32, getgid32, getegid32 = getuid, geteuid, getgid, getegid
     getresuid32, getresgid32 = getresuid, getresgid

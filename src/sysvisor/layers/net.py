@@ -45,7 +45,14 @@ checked (through an O_PATH descriptor), so a symlink swapped in afterwards
 cannot redirect it. `translate_path(path, call)` maps a path of the
 program's view to the supervisor's (identity; a confinement layer
 overrides it) and `untranslate_path(path)` maps a canonical path back for
-the check.
+the check. A confinement layer in the same stack (layers/confine) sets
+`net.view` instead: unix paths are then resolved by
+`view.unix_socket_target(call, op, path)`, race-free in its view, and the
+rules name paths of the view.
+
+`Net.unrestricted()` allows everything but still executes the address
+calls on the program's behalf: what a confinement layer uses so that unix
+socket paths cannot name a socket outside its view.
 
 Security (unotify). The sockaddr is a pointer argument: checking it and
 letting the call continue would let another thread of the program swap the
@@ -318,6 +325,8 @@ class Net(Layer):
 
     def __init__(self, allow: list[str] | None = None, err: int = errno.EACCES):
         self.err = err
+        self.restrict = True  # False: Net.unrestricted()
+        self.view = None  # a confinement layer's view (see the module docstring)
         self.entries: list[Entry] | None = None if allow is None else [
             a if isinstance(a, Entry) else Entry(a) for a in allow]
         self._said: set[str] = set()
@@ -338,6 +347,14 @@ class Net(Layer):
     def deny_all(cls, err: int = errno.EACCES) -> "Net":
         """Only unix sockets: socket()/socketpair() of other families fail."""
         return cls(None, err)
+
+    @classmethod
+    def unrestricted(cls) -> "Net":
+        """Every address allowed, every family; connect/bind/sendto/sendmsg/
+        sendmmsg still executed on the program's behalf (for a view)."""
+        net = cls([])
+        net.restrict = False
+        return net
 
     @classmethod
     def from_spec(cls, spec: str) -> "Net":
@@ -372,6 +389,14 @@ class Net(Layer):
             sc = nr(name)
             if sc is not None:
                 out[sc.nr] = alts
+
+        if not self.restrict:  # only the calls that take an address
+            for name in ("connect", "bind", "sendmsg", "sendmmsg"):
+                add(name)
+            add("sendto", [(arg(4) != 0,)])
+            add("socketcall", [(arg(0, bits=32) == n,) for n, (name, _) in SOCKETCALL.items()
+                               if name in ("connect", "bind", "sendto", "sendmsg", "sendmmsg")])
+            return out
 
         not_unix = [(arg(0, bits=32) != AF_UNIX,)]
         add("socket", not_unix)
@@ -468,6 +493,8 @@ class Net(Layer):
     # ---- the decisions --------------------------------------------------------------------
 
     def _allowed(self, op: str, target) -> bool:
+        if not self.restrict:
+            return True
         if target[0] == "none":
             return True
         if target[0] == "unix" and target[1] == "unnamed":
@@ -595,6 +622,8 @@ class Net(Layer):
         fds to close). Raises Denied."""
         target = parse_sockaddr(domain, op, data)
         if target is None:
+            if not self.restrict:
+                return ("raw",), data, []  # passed on as the program wrote it
             raise Denied(self.err)
         target = _effective(op, target)
         closing: list[int] = []
@@ -609,6 +638,15 @@ class Net(Layer):
         return target, data, closing
 
     def _unix_path(self, call, op: str, path: str, closing: list[int]):
+        if self.view is not None:
+            try:
+                fd, name, view = self.view.unix_socket_target(call, op, path)
+            except OSError as e:
+                raise Denied(e.errno or errno.ENOENT) from None
+            closing.append(fd)
+            if op == "bind":
+                return ("unix", view, (fd, name)), _sockaddr_un(f"/proc/self/fd/{fd}/{name}")
+            return ("unix", view), _sockaddr_un(f"/proc/self/fd/{fd}")
         if not path.startswith("/"):
             cwd = call.cwd()
             if cwd is None:
@@ -626,6 +664,7 @@ class Net(Layer):
                 closing.append(dfd)
                 canon = os.path.join(os.readlink(f"/proc/self/fd/{dfd}"), base)
                 via = f"/proc/self/fd/{dfd}/{base}"
+                where = (dfd, base)
             else:
                 pfd = os.open(host, os.O_PATH | os.O_CLOEXEC)
                 closing.append(pfd)
@@ -649,16 +688,26 @@ class Net(Layer):
                 os.close(fd)
             closing.clear()
             raise Denied(self.err)
+        if op == "bind":
+            return ("unix", view, where), _sockaddr_un(via)
         return ("unix", view), _sockaddr_un(via)
 
     def _umask_after_bind(self, call, target) -> None:
-        """A unix socket file gets the creator's umask: the program's, not ours."""
+        """A unix socket file gets the creator's umask: the program's, not
+        ours. Changed through its directory's fd, without following a
+        symlink the program may have put there meanwhile."""
         try:
             mask = int(_status(call.tid).get("Umask", "0022"), 8)
-            mine = os.umask(0o022)
-            os.umask(mine)
-            if mask != mine:
-                os.chmod(self.translate_path(target[1], call) or target[1], 0o777 & ~mask)
+            mine = int(_status("self").get("Umask", "0022"), 8)
+            if mask == mine or len(target) < 3:
+                return
+            dfd, name = target[2]
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            try:
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    os.chmod(f"/proc/self/fd/{fd}", 0o777 & ~mask)
+            finally:
+                os.close(fd)
         except (OSError, ValueError):
             pass
 

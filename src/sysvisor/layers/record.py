@@ -31,9 +31,9 @@ import time
 from ..arch import AUDIT_ARCH_X86_64, AUDIT_ARCHES, X32_SYSCALL_BIT
 from ..errors import UsageError
 from ..layer import Layer
-from ..record.format import (BUFFER, ENTRY, EXEC, EXIT, EXIT_PHASE, FORK, FORK_KINDS, HDR_FOLLOW,
-                             NO_ARG, NO_EXIT, P_COMPLETE, PATH, SIGNAL, STRING, STRUCT, SYSCALL,
-                             X32, Writer)
+from ..record.format import (BUFFER, DELAYED, ENTRY, EXEC, EXIT, EXIT_PHASE, FORK, FORK_KINDS,
+                             HDR_FOLLOW, INJECTED, NO_ARG, NO_EXIT, P_COMPLETE, PATH, POKED, SIGNAL,
+                             STRING, STRUCT, SYSCALL, X32, Writer)
 from ..syscallset import SyscallSet
 from ..kernel.procfs import tgid as _tgid
 from .trace import SetFilter
@@ -151,7 +151,6 @@ class Record(Layer):
     """
 
     needs = frozenset({"result"})
-    accepts_unknown_results = True  # a record without its exit (NO_EXIT)
 
     def __init__(self, path, trace: str | None = None, follow: bool = True, strsize: int = 256,
                  fd_paths: int = 0):
@@ -186,6 +185,28 @@ class Record(Layer):
 
     # interests: the -e trace= set, so nothing else stops the program
     interests = SetFilter.interests
+
+    def compile(self, b) -> None:
+        """The records, written by the program into its trace ring, with
+        the decoders' reads compiled (sysvisor.compiled.captures). Not with
+        follow=False: the program cannot tell its first thread."""
+        if not self.follow:
+            return
+        from ..compiled.blob import Trace
+        from ..compiled.captures import syscall_ops
+
+        b.ring(self.opts.strsize)
+        wants = self.interests(b.table)
+        nrs = [sc.nr for sc in b.table] if wants is None else sorted(wants)
+        for nr in nrs:
+            ops, missing = syscall_ops(b.table, nr, self.opts)
+            if missing:
+                b.note("partial", b.table.by_nr[nr].name, missing)
+                if b.options.uncapturable == "cross":
+                    continue
+            b.add(nr, Trace(ops, partial=bool(missing)))
+        if wants is None:
+            b.add_default(Trace())
 
     def on_start(self, session):
         self._threads = getattr(getattr(session, "_engine", None), "threads", None)
@@ -248,7 +269,7 @@ class Record(Layer):
             pass
         self.pending[tid] = p
         call.data["_record"] = p
-        call.on_exit(self._exit)
+        call.on_answer(self._exit)
         if self.writer._buf:
             self.writer.flush()
         return call.next()
@@ -288,6 +309,10 @@ class Record(Layer):
             dur = _perf() - p.p0
         if audit == AUDIT_ARCH_X86_64 and call.nr & X32_SYSCALL_BIT:
             flags |= X32
+        d = call.data
+        if "injected" in d or "injected_args" in d or "delayed" in d:  # layers/faults.py
+            flags |= ((INJECTED if d.get("injected") else 0) | (POKED if d.get("injected_args") else 0)
+                      | (DELAYED if d.get("delayed") else 0))
         ns, cg = self._ids_of(call.pid)
         self.writer.add(SYSCALL, flags=flags, time_ns=p.t0, duration_ns=dur, pid=call.pid,
                         tid=call.tid, arch=audit, pidns=ns, cgroup=cg, nr=call.nr, args=call.args,

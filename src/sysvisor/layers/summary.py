@@ -16,7 +16,6 @@ class Summary(SetFilter):
 
     wants_rusage = True
     needs = frozenset({"result"})  # times and errors come from the exit stop
-    accepts_unknown_results = True  # counted, with no time and no error
 
     def __init__(self, out=None, trace: str | None = None, wall: bool = False,
                  sort: str = "time"):
@@ -33,7 +32,7 @@ class Summary(SetFilter):
 
     def syscall(self, call):
         call.data["summary_t0"] = self._now(call)
-        call.on_exit(self._exit)
+        call.on_answer(self._exit)
         return call.next()
 
     def _exit(self, call):

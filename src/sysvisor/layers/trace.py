@@ -67,7 +67,6 @@ class Trace(SetFilter):
     """
 
     needs = frozenset({"result"})  # a tracer prints results
-    accepts_unknown_results = True  # strace's "= ?"
 
     def __init__(self, out=None, trace: str | None = None, follow: bool = False,
                  per_process: str | None = None, strsize: int = 32, fd_paths: int = 0,
@@ -164,7 +163,7 @@ class Trace(SetFilter):
         call.data["trace"] = (head, now, time.monotonic() if self._mono else None)
         if self.paths is not None and not self._touches_paths(call):
             return call.next()
-        call.on_exit(self._exit)
+        call.on_answer(self._exit)
         if not self.buffered:
             pre = self._prefix(tid, now)
             if self.per_process is None:
@@ -201,9 +200,18 @@ class Trace(SetFilter):
         tid = call.tid
         head, t_wall, t0 = call.data["trace"]
         self.inflight.pop(tid, None)
-        args, ret = exit_parts(call, self.opts)
         r = call.retval
+        if r is None:  # let through on unotify: the result is never seen
+            args, ret = "", "?"
+        else:
+            args, ret = exit_parts(call, self.opts)
         failed = r is not None and -MAX_ERRNO <= r < 0
+        d = call.data
+        if "injected" in d or "injected_args" in d or "delayed" in d:  # layers/faults.py
+            from .faults import tamper_marks
+
+            ret += tamper_marks(d.get("injected", False), d.get("injected_args", False),
+                                d.get("delayed", False))
         if self.statuses is not None and ("failed" if failed else "successful") not in self.statuses:
             return
         elapsed = time.monotonic() - t0 if self._mono else 0.0
@@ -304,3 +312,72 @@ class Trace(SetFilter):
             self.out.flush()
         except (OSError, ValueError):
             pass
+
+
+class AnswerTrace(Trace):
+    """Trace for a stack that runs on unotify (confinement, policies): no
+    process events and no results of the calls the kernel runs, so each
+    call is printed, whole, with the answer of the layers below it (the
+    value, the error, the fd handed over), or "= ?" for a call let through.
+    Handlers run concurrently there: a thread's lines are written in its
+    call order, under a lock. Put it on top of the stack; it follows every
+    process (strace -f)."""
+
+    needs = frozenset()
+    on_fork = on_signal = on_stop = None  # unotify has no such events
+
+    def __init__(self, out=None, trace: str | None = None, **kw):
+        import threading
+
+        kw.setdefault("follow", True)
+        super().__init__(out=out, trace=trace, **kw)
+        self.buffered = True  # whole lines, at the answer
+        self._out_lock = threading.Lock()
+        self._local = threading.local()  # the seq of the call whose line is written
+        self._seq: dict[int, int] = {}  # tid -> calls entered
+        self._done: dict[int, int] = {}  # tid -> calls written
+        self._held: dict[int, dict[int, str]] = {}  # tid -> seq -> line, waiting for earlier ones
+
+    def syscall(self, call):
+        tid = call.tid
+        with self._out_lock:
+            seq = self._seq[tid] = self._seq.get(tid, 0) + 1
+            self.live.add(tid)
+        call.data["trace_seq"] = seq
+        try:
+            return super().syscall(call)
+        finally:
+            hooks = list(call.exit_hooks or ()) + list(getattr(call, "_answer_hooks", ()))
+            if self._exit not in hooks:  # not shown (-P): nothing will come for it
+                self._ordered(tid, seq, "")
+
+    def _ordered(self, tid: int, seq: int, text: str) -> None:
+        with self._out_lock:
+            held = self._held.setdefault(tid, {})
+            held[seq] = text
+            nxt = self._done.get(tid, 0) + 1
+            while nxt in held:
+                line = held.pop(nxt)
+                if line:
+                    self._stream(tid).write(line)
+                nxt += 1
+            self._done[tid] = nxt - 1
+
+    def _write(self, tid: int, text: str) -> None:
+        seq = getattr(self._local, "seq", None)
+        if seq is None:
+            with self._out_lock:
+                self._stream(tid).write(text)
+            return
+        self._local.seq = None
+        self._ordered(tid, seq, text)
+
+    def _exit(self, call):
+        seq = call.data.get("trace_seq")
+        self._local.seq = seq
+        try:
+            super()._exit(call)
+        finally:
+            if self._local.seq is not None:  # filtered (-e status=): nothing written
+                self._local.seq = None
+                self._ordered(call.tid, seq, "")

@@ -16,6 +16,7 @@ CAPABILITIES = {
     "attach": "attach to a running process",
     "boundary": "be a security boundary (decisions the program cannot race)",
     "events": "report fork, exec, signal and group-stop events to on_fork/on_exec/on_signal/on_stop",
+    "on_behalf": "execute calls on the program's behalf (hand it file descriptors, fetch its own)",
 }
 
 # Event hooks that need the "events" capability: a layer that defines one
@@ -53,7 +54,7 @@ METHODS: dict[str, MethodInfo] = {
         # behalf: the engine refuses to CONTINUE a call an enforcing layer
         # decided on after reading the program's memory (methods/unotify.py).
         MethodInfo("unotify", "seccomp user notification; executes calls on the program's behalf",
-                   frozenset({"observe", "answer", "boundary"}),
+                   frozenset({"observe", "answer", "boundary", "on_behalf"}),
                    ("seccomp_user_notif", "seccomp_addfd", "pidfd_open", "pidfd_getfd"), True, 15),
         # In-process (methods/inprocess.py): never a boundary (the program can
         # corrupt the shim); "events" are fork/vfork/clone, exec and exit, not
@@ -143,7 +144,8 @@ def choose(name: str, layers, attach: bool = False, insecure: bool = False) -> t
             able = [m.name for m in METHODS.values() if all(c in m.capabilities for c in need)]
             hint = f"; methods that can: {', '.join(able)}" if able else ""
             if "boundary" in missing:
-                hint += " (or accept an insecure run explicitly)"
+                hint += (" (or accept an insecure run explicitly: --insecure on the command line, "
+                         "insecure=True in Python)")
             raise CapabilityError(f"method {name} cannot {who}{hint}")
         problems = method_problems(info)
         if problems:
@@ -159,9 +161,33 @@ def choose(name: str, layers, attach: bool = False, insecure: bool = False) -> t
             continue
         why = f"method {info.name}: the cheapest one that can {', '.join(sorted(need))}"
         return info, why
-    lacking = ", ".join(sorted(need))
-    detail = "; ".join(tried) if tried else "no method offers all of them"
-    raise MethodUnavailable(f"no method can {lacking} here ({detail})")
+    if tried:
+        lacking = ", ".join(sorted(need))
+        raise MethodUnavailable(f"no method can {lacking} here ({'; '.join(tried)})")
+    raise CapabilityError(_conflict(need, insecure))
+
+
+def _conflict(need: dict[str, list[str]], insecure: bool) -> str:
+    """Why no method can run this stack: who needs what, and who offers it."""
+    usable = sorted((m for m in METHODS.values() if m.implemented), key=lambda m: m.cost)
+    everywhere = {c for c in need if all(c in m.capabilities for m in usable)}
+    by_layer: dict[str, set[str]] = {}
+    for cap, who in need.items():
+        if cap not in everywhere:
+            for w in who:
+                by_layer.setdefault(w, set()).add(cap)
+    parts = []
+    for who, caps in by_layer.items():
+        able = [m.name for m in usable if caps <= m.capabilities]
+        parts.append(f"{who} needs {', '.join(sorted(caps))} ({'methods ' + ', '.join(able) if able else 'no method'})")
+    msg = "no method can run these layers together: " + "; ".join(parts)
+    if "boundary" in need and not insecure:
+        rest = {c for c in need if c != "boundary"}
+        able = [m.name for m in usable if rest <= m.capabilities]
+        if able:
+            msg += (f"; with an explicit insecure run (--insecure, insecure=True) {able[0]} can, "
+                    "but the enforcing layers' decisions can then be raced")
+    return msg + "; or drop one of them"
 
 
 def explain(feature: str) -> str:

@@ -31,10 +31,10 @@ cooperative program that no shim saw still reaches the layers.
 A backstopped call is a seccomp notification: it can be answered (ret,
 fail, inject_fd) or let through, not changed (set_arg, set_nr, push raise
 a CapabilityError naming the backstop), and the result of a call let
-through cannot be seen: `call.on_exit(fn)` raises too, unless fn's layer
-says it copes (`Layer.accepts_unknown_results`, the tracer and recorder
-do): fn is then called right after, with call.retval None. There are no
-events (fork, exec) for what only the backstop sees (a static image).
+through cannot be seen: `call.on_exit(fn)` raises too; `call.on_answer(fn)`
+(the tracer, recorder and summary use it) gets call.retval None for such a
+call, the answer for one a layer answered. There are no events (fork,
+exec) for what only the backstop sees (a static image).
 
 Threads: the notifications are received by the unotify engine's receivers
 (methods/unotify.py), run on the same layer objects as the shim's
@@ -45,13 +45,16 @@ from __future__ import annotations
 
 import os
 
-from ..call import FAIL, RETURN, Call
+from ..arch import to_signed
+from ..call import FAIL, PASS, PENDING, RETURN
 from ..errors import CapabilityError
 from ..kernel import bpf
 from ..kernel import unotify as ku
 from ..kernel.filter import Predicate, compile_filter
 from .ptrace import stack_interests
 from .unotify import UnotifyCall, UnotifyEngine
+
+_M64 = 0xFFFFFFFFFFFFFFFF
 
 # Where every image of the traced tree maps its trampoline (two pages, the
 # first being the range). Chosen in a part of the 47-bit address space that
@@ -88,22 +91,19 @@ class BackstopCall(UnotifyCall):
             f"every call: ptrace, seccomp")
 
     def on_exit(self, fn) -> None:
-        layer = getattr(fn, "__self__", None)
-        if not getattr(layer, "accepts_unknown_results", False):
-            raise self._no_change("on_exit", "see or change the result of a syscall it lets "
-                                             "through (a layer that copes sets "
-                                             "accepts_unknown_results)")
-        Call.on_exit(self, fn)
+        raise self._no_change("on_exit", "see or change the result of a syscall it lets through "
+                                         "(call.on_answer sees it as unknown)")
 
     def set_return(self, value: int) -> None:
+        # in an on_answer hook: the answer is sent (or the kernel ran the call)
         raise self._no_change("set_return", "change the result of a syscall it lets through")
 
 
 class _Receivers(UnotifyEngine):
     """The unotify engine's receivers and its Call building, for the
     backstop: the filter adds the trampoline's range, calls are
-    BackstopCalls, and exit hooks of layers that accept unknown results
-    are run once the call is answered."""
+    BackstopCalls, and on_answer hooks run under the layer stack's lock
+    and, when the result they get is known beforehand, before the answer."""
 
     call_class = BackstopCall
 
@@ -123,24 +123,23 @@ class _Receivers(UnotifyEngine):
                 ai.add(execve, (Predicate(3, ku.EXEC_COOKIE),))
         return compile_filter(interests, bpf.RET_USER_NOTIF, ip_allow=ip_range(self.tramp))
 
-    def _answer(self, fd, call, notif) -> None:
-        hooks = call.exit_hooks
-        if hooks:
-            # Before the answer: the thread's next call must not overtake
-            # this one's exit (a tracer's lines stay in order). The result
-            # of an answered call is known; of one let through, it is not.
-            if call.verdict == RETURN:
-                call.retval = call.value
-            elif call.verdict == FAIL:
-                call.retval = -call.value
-            call.at_exit = True
-            with self.stack_lock:
-                for fn in reversed(hooks):
-                    try:
-                        fn(call)
-                    except Exception as exc:
-                        self.report_error(getattr(fn, "__self__", fn), f"{call.name} exit", exc)
-        super()._answer(fd, call, notif)
+    def _answer(self, fd, call, notif):
+        # The hooks of a call let through, returned or failed run before
+        # the answer: once answered, the thread's next call could overtake
+        # this one's hooks (a tracer's lines would interleave). The fd number
+        # of an inject_fd is known only after, and so are the hooks then.
+        if call._answer_hooks and notif.read_by is None:
+            v = call.verdict
+            known = {RETURN: lambda: to_signed(call.value & _M64, 64), FAIL: lambda: -call.value,
+                     PASS: lambda: None, PENDING: lambda: None}.get(v)
+            if known is not None:
+                self._answered(call, known())
+                call._answer_hooks = ()  # done: the engine's own pass finds none
+        return super()._answer(fd, call, notif)
+
+    def _answered(self, call, retval) -> None:
+        with self.stack_lock:  # the same layers run in the in-process receiver
+            super()._answered(call, retval)
 
 
 class Backstop:

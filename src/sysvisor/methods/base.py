@@ -1,5 +1,6 @@
 """What every engine shares: reporting a layer's failure once, calling
-layer hooks, and reading why a spawned child could not exec."""
+layer hooks, the layers' spawn actions, and reading why a spawned child
+could not exec."""
 from __future__ import annotations
 
 import os
@@ -43,6 +44,20 @@ class EngineBase:
                 fn(*args)
             except Exception as exc:
                 self.report_error(layer, name, exc)
+
+    def spawn_plan(self, argv: list[str], env: dict | None, cwd: str | None):
+        """(executable, environment, plan) for spawning argv: the layers'
+        spawn actions (sysvisor.spawn), then the engine's own PATH lookup
+        unless a layer resolved the executable itself."""
+        from ..spawn import plan
+        from . import inherited_environ, resolve_command
+
+        env = inherited_environ() if env is None else dict(env)
+        p = plan(self.layers, argv, env, cwd)
+        if p.executable is not None:
+            return p.executable, env, p
+        exe, env = resolve_command(argv, env)
+        return exe, env, p
 
     def spawn_failure(self) -> tuple[int, int] | None:
         """(stage, errno) written by a child whose exec failed, or None

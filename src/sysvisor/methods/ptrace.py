@@ -24,7 +24,6 @@ import threading
 import time
 
 from .. import _native
-from . import resolve_command
 from .base import EngineBase
 from ..kernel.procfs import tgid as _tgid
 from ..arch import (AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, NT_ARM_SYSTEM_CALL, NT_PRSTATUS,
@@ -49,7 +48,8 @@ _SIGTRAP = signal.SIGTRAP
 _EXEC_NAMES = frozenset({"execve", "execveat"})
 _FORK_EVENTS = {PTRACE_EVENT_FORK: "fork", PTRACE_EVENT_VFORK: "vfork", PTRACE_EVENT_CLONE: "clone"}
 SECCOMP_TRAP = PTRACE_EVENT_SECCOMP << 8 | signal.SIGTRAP  # status >> 8 at a seccomp stop
-_SPAWN_STAGES = {1: "chdir", 2: "prctl(PR_SET_NO_NEW_PRIVS)", 3: "seccomp filter", 4: "exec"}
+_SPAWN_STAGES = {1: "chdir", 2: "prctl(PR_SET_NO_NEW_PRIVS)", 3: "seccomp filter", 4: "exec",
+                 6: "landlock_restrict_self"}
 
 
 class Thread:
@@ -213,13 +213,13 @@ class PtraceEngine(EngineBase):
     # ---- starting -------------------------------------------------------------
 
     def spawn(self, argv: list[str], env: dict | None, cwd: str | None) -> int:
-        exe, env = resolve_command(argv, env)
+        exe, env, plan = self.spawn_plan(argv, env, cwd)
         filt = self.compile_filter() if self.use_seccomp else None
         self._start_doorbell()
         pid, go_fd, err_fd = _native.spawn(
             os.fsencode(exe), [os.fsencode(a) for a in argv],
             [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()],
-            None if cwd is None else os.fsencode(cwd), filt, 0)
+            None if plan.cwd is None else os.fsencode(plan.cwd), filt, 0, 0, 0, plan.landlock_fds)
         try:
             _ptrace(PTRACE_SEIZE, pid, 0, self.options)
             if not self.use_seccomp:
@@ -237,6 +237,7 @@ class PtraceEngine(EngineBase):
         self.threads[pid] = Thread(pid, pid, starting=not self.use_seccomp)
         self.root_pid = pid
         self.spawn_err_fd = err_fd
+        self.session.spawn_actions = plan.actions
         os.write(go_fd, b"g")
         os.close(go_fd)
         return pid

@@ -33,9 +33,13 @@ pointer arguments again after the supervisor looked at them. If a layer
 with `enforcing = True` read the program's memory while handling a call and
 the verdict is still "run it", the engine fails the call with EPERM and
 reports it once: such a layer must execute the call on the program's
-behalf (openat2 + call.inject_fd, or call.ret). Every memory read is
-followed by NOTIF_ID_VALID before the data is used, so a pid reused after
-the caller died cannot feed another process's memory to a layer.
+behalf (openat2 + call.inject_fd, or call.ret). The one exception is
+exec, which no supervisor can perform for another process: a layer that
+checked an execve/execveat and made it safe to run as is (see
+layers/confine) says so with `call.continue_exec(why)`, which clears the
+mark for its own reads only. Every memory read is followed by
+NOTIF_ID_VALID before the data is used, so a pid reused after the caller
+died cannot feed another process's memory to a layer.
 
 If the supervisor dies, the listener closes: pending and future notified
 syscalls fail with ENOSYS (fail closed); the first process also gets
@@ -45,18 +49,18 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import sys
 import threading
 import time
 
 from .. import _native
 from ..arch import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, to_signed
-from ..call import FAIL, INJECT, RETURN, Call
+from ..call import ANSWERED, FAIL, INJECT, RETURN, Call
 from ..errors import AttachError, CapabilityError, MethodUnavailable, SpawnError, SysvisorError
 from ..kernel import bpf
 from ..kernel import unotify as ku
 from ..kernel.filter import Predicate, compile_filter
-from . import resolve_command
 from .base import EngineBase
 from ..kernel.procfs import tgid as _tgid
 from .ptrace import build_abis, stack_interests
@@ -72,8 +76,15 @@ _read_str = _native.read_str
 _M64 = 0xFFFFFFFFFFFFFFFF
 
 _SPAWN_STAGES = {1: "chdir", 2: "prctl(PR_SET_NO_NEW_PRIVS)", 3: "seccomp filter (user notification)",
-                 4: "exec", 5: "start"}
+                 4: "exec", 5: "start", 6: "landlock_restrict_self"}
 _CANNOT_CHANGE = ("ptrace", "seccomp")
+# restart_exec: end the call so that the kernel restarts it, and hold the
+# thread in a ptrace stop meanwhile to change its registers
+ERESTARTNOINTR = 513
+PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_DETACH = 0x4206, 0x4207, 17
+PTRACE_EVENT_STOP = 128
+WALL, WNOTHREAD = 0x40000000, 0x20000000
+SCRATCH_GAP = 4096  # below the red zone, clear of a signal frame's first bytes
 _CONTINUE_REFUSED = ("decided on pointer arguments then continued: fails closed; "
                      "execute the call on the program's behalf instead")
 
@@ -82,7 +93,8 @@ class _Notif:
     """One notification being handled: the Call's memory accessor (every
     read re-checked with NOTIF_ID_VALID) and the method's per-call record."""
 
-    __slots__ = ("engine", "fd", "id", "tid", "cur", "read_by", "inject", "inject_cloexec", "pidfd")
+    __slots__ = ("engine", "fd", "id", "tid", "cur", "read_by", "inject", "inject_cloexec", "pidfd",
+                 "exec_why")
 
     def __init__(self, engine: "UnotifyEngine", fd: int, id: int, tid: int):
         self.engine = engine
@@ -91,6 +103,7 @@ class _Notif:
         self.tid = tid
         self.cur = None  # the layer whose handler runs (tracked with enforcing layers)
         self.read_by = None  # an enforcing layer that read the program's memory
+        self.exec_why = None  # why an enforcing layer let this exec continue (call.continue_exec)
         self.inject = -1  # the supervisor's copy of the fd to inject
         self.inject_cloexec = False
         self.pidfd = -1
@@ -154,7 +167,11 @@ class UnotifyCall(Call):
     (/proc/TID/status); `sp` is 0 (seccomp_data has no stack pointer).
     Cannot change arguments or see results; can inject a file descriptor."""
 
-    __slots__ = ("_tgid",)
+    __slots__ = ("_tgid", "_answer_hooks")
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self._answer_hooks = ()
 
     @property
     def pid(self) -> int:  # type: ignore[override]
@@ -185,9 +202,28 @@ class UnotifyCall(Call):
     def on_exit(self, fn) -> None:
         raise self._no_change("on_exit", "see or change the result of a syscall it lets through")
 
-    def inject_fd(self, fd: int, cloexec: bool = False) -> None:
+    def on_answer(self, fn) -> None:
+        """fn(call) runs once the call is answered, with call.retval: the
+        value returned, -errno, or the number of the fd handed over; None
+        for a call let through (the kernel ran it: its result is never
+        seen here). The result cannot be changed any more."""
+        if not self._answer_hooks:
+            self._answer_hooks = []
+        self._answer_hooks.append(fn)
+
+    def _continue_checked(self, why: str) -> None:
         n = self._mem
-        dup = os.dup(fd)  # the caller may close its own
+        n.read_by = None  # this layer's reads led to a checked decision
+        n.exec_why = why
+
+    def restart_exec(self, path: bytes, argv: list, before_resume=None) -> int:
+        if self.name not in self.EXEC_CALLS:
+            raise ValueError(f"call.restart_exec() is for execve/execveat only, not {self.name}")
+        return _restart_exec(self, path, argv, before_resume)
+
+    def inject_fd(self, fd: int, cloexec: bool = False, take: bool = False) -> None:
+        n = self._mem
+        dup = fd if take else os.dup(fd)  # the caller may close its own
         if n.inject >= 0:
             os.close(n.inject)
         n.inject = dup
@@ -209,6 +245,83 @@ class UnotifyCall(Call):
                 raise ProcessLookupError(errno.ESRCH, "the calling thread is gone")
             n.pidfd = pidfd
         return ku.pidfd_getfd(n.pidfd, int(fd))
+
+
+def _syscall_sp(tid: int) -> int:
+    """The stack pointer of a thread blocked in a system call."""
+    with open(f"/proc/{tid}/syscall") as f:
+        fields = f.read().split()
+    if len(fields) < 9:
+        raise OSError(errno.ESRCH, "the thread is not in a system call")
+    return int(fields[7], 16)
+
+
+def _restart_exec(call: "UnotifyCall", path: bytes, argv: list, before_resume) -> int:
+    """See Call.restart_exec. The scratch (strings, then the argv array) is
+    written below the thread's stack pointer: its own stack, which nothing
+    else uses (a vfork parent's frames are above it), so nothing the program
+    holds is changed, whether or not the exec succeeds."""
+    from ..arch import NT_PRSTATUS, layout_for
+
+    n = call._mem
+    tid = call.tid
+    compat = call.audit != AUDIT_ARCH_X86_64
+    psize = 4 if compat else 8
+    strings = [path] + [a for a in argv if isinstance(a, bytes)]
+    size = sum(len(x) + 1 for x in strings) + psize * (len(argv) + 2) + 32
+    if compat and (_syscall_sp(tid) - SCRATCH_GAP) >> 32:
+        # int 0x80 from a 64-bit program: its stack is not below 4 GiB
+        raise OSError(errno.EFAULT, "the thread's stack is out of reach of 32-bit pointers")
+    _native.ptrace(PTRACE_SEIZE, tid, 0, 0)
+    try:
+        _native.ptrace(PTRACE_INTERRUPT, tid, 0, 0)
+        if not n.valid():
+            raise OSError(errno.ESRCH, "the thread is gone")
+        _send(n.fd, n.id, 0, ERESTARTNOINTR, 0)  # ended, to be restarted
+        call.verdict = ANSWERED
+        while True:
+            _, status = os.waitpid(tid, WALL | WNOTHREAD)
+            if not os.WIFSTOPPED(status):
+                return 0  # it died meanwhile
+            if status >> 16 == PTRACE_EVENT_STOP:
+                break
+            _native.ptrace(7, tid, 0, os.WSTOPSIG(status))  # PTRACE_CONT: a signal first
+        raw = _native.getregset(tid, NT_PRSTATUS, 512)
+        lay = layout_for(call.audit, len(raw))
+        regs = list(struct.unpack(lay.fmt, raw))
+        base = (regs[lay.sp] - 128 - SCRATCH_GAP - size) & ~15
+        # lay out: path, new strings, then the pointer array
+        blob = bytearray()
+        addr_of = {}
+        for x in strings:
+            if id(x) not in addr_of:
+                addr_of[id(x)] = base + len(blob)
+                blob += x + b"\0"
+        blob += b"\0" * (-len(blob) % 16)
+        array_at = base + len(blob)
+        ptrs = [addr_of[id(a)] if isinstance(a, bytes) else int(a) for a in argv] + [0]
+        blob += struct.pack(f"<{len(ptrs)}{'I' if compat else 'Q'}", *ptrs)
+        try:
+            if _native.write_mem(tid, base, bytes(blob)) != len(blob):
+                raise OSError(errno.EFAULT, "cannot write below the stack pointer")
+            a = lay.args
+            if call.name == "execve":
+                regs[a[0]], regs[a[1]] = base, array_at
+            else:  # execveat(AT_FDCWD, path, argv, envp, 0)
+                regs[a[0]], regs[a[1]], regs[a[2]], regs[a[4]] = \
+                    (-100) & ((1 << (8 * psize)) - 1), base, array_at, 0
+        except OSError:
+            regs[lay.args[0 if call.name == "execve" else 1]] = 0  # restarts and fails: EFAULT
+            base = 0
+        _native.setregset(tid, NT_PRSTATUS, struct.pack(lay.fmt, *regs))
+        if before_resume is not None and base:
+            before_resume(base)  # the restarted call may be notified at once
+        return base
+    finally:
+        try:
+            _native.ptrace(PTRACE_DETACH, tid, 0, 0)
+        except OSError:
+            pass
 
 
 def _tracked(layer, fn):
@@ -245,6 +358,8 @@ class UnotifyEngine(EngineBase):
         self.threads: dict[int, int] = {}  # the spawned process, until it is reaped
         self.root_pid: int | None = None
         self.root_status: int | None = None
+        self.spawn_thread = None
+        self.fast_layers: list = []  # layers with a C fast path installed
         self.listener: ku.Listener | None = None
         self.stack_lock = threading.Lock()  # chains without a blocking handler run one at a time
         self.recv_lock = threading.Lock()  # one receiver polls at a time
@@ -288,7 +403,7 @@ class UnotifyEngine(EngineBase):
     def spawn(self, argv: list[str], env: dict | None, cwd: str | None) -> int:
         if self.root_pid is not None:
             raise SysvisorError("a unotify session runs one program")
-        exe, env = resolve_command(argv, env)
+        exe, env, plan = self.spawn_plan(argv, env, cwd)
         filt = self.compile_filter()
         from . import explain
 
@@ -296,7 +411,8 @@ class UnotifyEngine(EngineBase):
             pid, listener, err_fd = ku.spawn_with_listener(
                 os.fsencode(exe), [os.fsencode(a) for a in argv],
                 [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()],
-                None if cwd is None else os.fsencode(cwd), filt, wait_killable=self.wait_killable)
+                None if plan.cwd is None else os.fsencode(plan.cwd), filt,
+                wait_killable=self.wait_killable, landlock_fds=plan.landlock_fds)
         except ku.SpawnFailed as e:
             msg = f"{_SPAWN_STAGES.get(e.stage, 'start')}: {os.strerror(e.err)}"
             if e.stage == 3 and e.err == errno.EBUSY:
@@ -312,10 +428,37 @@ class UnotifyEngine(EngineBase):
                                     f"pidfd: {e.strerror} ({explain('pidfd_getfd')})") from None
         listener.set_sync_wake_up()
         self.listener = listener
+        self._install_fast_paths()
         self.root_pid = pid
         self.threads[pid] = pid
         self.spawn_err_fd = err_fd
+        self.spawn_thread = threading.get_ident()
+        self.session.spawn_actions = plan.actions
         return pid
+
+    def _install_fast_paths(self) -> None:
+        """Layers that answer some calls in C (Layer.unotify_fast_path, e.g.
+        Confine's), for the syscalls whose chain is that layer alone."""
+        from ..tables import native_arch, table
+
+        tab = table(native_arch())
+        abi = self.abis.get(tab.audit_arch)
+        for layer in self.layers:
+            hook = getattr(layer, "unotify_fast_path", None)
+            spec = hook(tab) if hook is not None else None
+            if spec is None or abi is None:
+                continue
+            (root_fd, mounts, stand, firsts), kinds = spec
+            nrs = {}
+            for name, kind in kinds.items():
+                sc = tab.by_name.get(name)
+                chain = abi.chains.get(sc.nr) if sc is not None else None
+                if chain and len(chain) == 1 and chain[0][0] is layer and chain[0][2] is None:
+                    nrs[sc.nr] = kind
+            if nrs:
+                _native.fast_setup(self.listener.fd, root_fd, mounts, stand, firsts, nrs)
+                layer.fast_listener = self.listener.fd
+                self.fast_layers.append(layer)
 
     def attach(self, pid: int) -> None:
         raise AttachError("the unotify method cannot attach: a seccomp filter can only be "
@@ -341,8 +484,14 @@ class UnotifyEngine(EngineBase):
                 self._start_receiver()
         ok = False
         try:
+            # __WNOTHREAD: the ptrace stops of restart_exec (reported to the
+            # whole thread group otherwise) are the receivers' to see
+            flags = WNOTHREAD if threading.get_ident() == self.spawn_thread else 0
             try:
-                _, status = os.waitpid(self.root_pid, 0)
+                while True:
+                    _, status = os.waitpid(self.root_pid, flags)
+                    if not os.WIFSTOPPED(status):
+                        break
             except ChildProcessError:
                 status = None
             self.root_status = status
@@ -393,6 +542,11 @@ class UnotifyEngine(EngineBase):
 
     def _finish(self) -> None:
         if self.listener is not None:
+            if self.fast_layers:  # the receivers are gone: free the C side
+                self.stops += _native.fast_enable(self.listener.fd, -1)
+                _native.fast_setup(self.listener.fd, None)
+                for layer in self.fast_layers:
+                    layer.fast_listener = -1
             self.listener.close()
         for fd in (self.wake_r, self.wake_w):
             if fd >= 0:
@@ -485,7 +639,9 @@ class UnotifyEngine(EngineBase):
             else:
                 with self.stack_lock:
                     call.next()
-            self._answer(fd, call, notif)
+            retval = self._answer(fd, call, notif)
+            if call._answer_hooks:
+                self._answered(call, retval)
         finally:
             notif.close()
         if self.measure:
@@ -498,38 +654,57 @@ class UnotifyEngine(EngineBase):
             if e.errno != errno.ENOENT:  # ENOENT: interrupted by a signal, or the task died
                 sys.stderr.write(f"sysvisor: unotify: NOTIF_SEND failed: {e}\n")
 
-    def _answer(self, fd: int, call: UnotifyCall, notif: _Notif) -> None:
+    def _answer(self, fd: int, call: UnotifyCall, notif: _Notif) -> int | None:
+        """Send the verdict; the call's result as the program sees it (None:
+        let through, or answered elsewhere)."""
         v = call.verdict
         if v == RETURN:
-            self._send(fd, notif.id, to_signed(call.value & _M64, 64), 0, 0)
-        elif v == FAIL:
+            r = to_signed(call.value & _M64, 64)
+            self._send(fd, notif.id, r, 0, 0)
+            return r
+        if v == FAIL:
             self._send(fd, notif.id, 0, call.value, 0)
-        elif v == INJECT:
-            self._inject(fd, call, notif)
-        elif notif.read_by is not None:
+            return -call.value
+        if v == INJECT:
+            return self._inject(fd, call, notif)
+        if v == ANSWERED:
+            return None
+        if notif.read_by is not None:
             layer = notif.read_by
             self.report_error(layer, call.name, SysvisorError(_CONTINUE_REFUSED), _CONTINUE_REFUSED)
             self._send(fd, notif.id, 0, errno.EPERM, 0)
-        else:
-            self._send(fd, notif.id, 0, 0, ku.FLAG_CONTINUE)
+            return -errno.EPERM
+        self._send(fd, notif.id, 0, 0, ku.FLAG_CONTINUE)
+        return None
 
-    def _inject(self, fd: int, call: UnotifyCall, notif: _Notif) -> None:
+    def _inject(self, fd: int, call: UnotifyCall, notif: _Notif) -> int | None:
         flags = os.O_CLOEXEC if notif.inject_cloexec else 0
         if self.addfd_send:
             try:
-                _native.notif_addfd(fd, notif.id, notif.inject, 0, flags, ku.ADDFD_FLAG_SEND)
-                return
+                return _native.notif_addfd(fd, notif.id, notif.inject, 0, flags, ku.ADDFD_FLAG_SEND)
             except OSError as e:
                 if e.errno == errno.ENOENT:
-                    return
+                    return None
                 if e.errno != errno.EINVAL:
                     self._send(fd, notif.id, 0, e.errno, 0)  # e.g. EMFILE in the program
-                    return
+                    return -e.errno
                 self.addfd_send = False  # 5.9 to 5.13: add, then answer
         try:
             newfd = _native.notif_addfd(fd, notif.id, notif.inject, 0, flags, 0)
         except OSError as e:
             if e.errno != errno.ENOENT:
                 self._send(fd, notif.id, 0, e.errno, 0)
-            return
+                return -e.errno
+            return None
         self._send(fd, notif.id, newfd, 0, 0)
+        return newfd
+
+    def _answered(self, call: UnotifyCall, retval: int | None) -> None:
+        """call.on_answer hooks, after the answer (see UnotifyCall)."""
+        call.retval = retval
+        call.at_exit = True
+        for fn in call._answer_hooks:
+            try:
+                fn(call)
+            except Exception as exc:  # noqa: BLE001 - the call is answered already
+                self.report_error(getattr(fn, "__self__", fn), call.name + " (on_answer)", exc)

@@ -15,10 +15,10 @@ decoders render the same line from the file as they did live.
 """
 from __future__ import annotations
 
-from .format import (BUFFER, ENTRY, EXEC, EXIT, EXIT_PHASE, FLAG_NAMES, FORK, FORK_NAMES,
-                     HDR_FOLLOW, KIND_NAMES, NO_EXIT, PATH, SIGNAL, STRING, STRUCT, SYSCALL,
-                     TYPE_NAMES, Header, NotATraceFile, Payload, Reader, Record, RecordError,
-                     Writer, read_records)
+from .format import (BUFFER, DELAYED, ENTRY, EXEC, EXIT, EXIT_PHASE, FLAG_NAMES, FORK,
+                     FORK_NAMES, HDR_FOLLOW, INJECTED, KIND_NAMES, LOST, NO_EXIT, PATH, POKED,
+                     SIGNAL, STRING, STRUCT, SYSCALL, TYPE_NAMES, Header, NotATraceFile, Payload,
+                     Reader, Record, RecordError, Writer, read_records)
 
 __all__ = ["open_recorder", "Header", "Payload", "Record", "Reader", "Writer", "RecordError", "NotATraceFile",
            "read_records", "ReplayView", "render_record", "record_to_json", "SYSCALL", "SIGNAL",
@@ -140,6 +140,11 @@ def call_parts(rec: Record, opts) -> tuple[str, str, str]:
     if rec.flags & NO_EXIT:
         return head, "", "?"
     args, ret = exit_parts(ReplayView(rec, EXIT_PHASE, rec.retval, data), opts)
+    if rec.flags & (INJECTED | POKED | DELAYED):  # strace's markers of tampered calls
+        from ..layers.faults import tamper_marks
+
+        ret += tamper_marks(bool(rec.flags & INJECTED), bool(rec.flags & POKED),
+                            bool(rec.flags & DELAYED))
     return head, args, ret
 
 
@@ -178,7 +183,20 @@ def render_record(rec: Record, opts, column: int = 0) -> str | None:
         return f"--- {signal_text(rec)} ---"
     if rec.type == EXIT:
         return f"+++ {describe_status(rec.retval)} +++"
+    if rec.type == LOST:
+        return f"--- sysvisor: {lost_text(rec)} ---"
     return None
+
+
+LOST_REASONS = ("ring full", "died while writing", "too big for the ring")
+
+
+def lost_text(rec: Record) -> str:
+    """`5 records lost (ring full: 5)` for a LOST record."""
+    counts = (rec.args[0], rec.args[2], rec.args[3])
+    why = ", ".join(f"{r}: {n}" for r, n in zip(LOST_REASONS, counts) if n)
+    n = sum(counts)
+    return f"{n} record{'' if n == 1 else 's'} lost ({why})"
 
 
 def exe_of(rec: Record) -> str | None:
@@ -231,6 +249,9 @@ def record_to_json(rec: Record, opts=None) -> dict:
     elif rec.type == FORK:
         out.update(kind=FORK_NAMES.get(rec.nr, str(rec.nr)), child=_s32(rec.args[0]),
                    child_pid=_s32(rec.args[1]))
+    elif rec.type == LOST:
+        out.update(ring_full=rec.args[0], ring_full_bytes=rec.args[1], died_writing=rec.args[2],
+                   too_big=rec.args[3])
     return out
 
 

@@ -25,7 +25,13 @@ Record (record_size = 160 bytes)::
     6   2  flags            u16: 0x1 NO_EXIT (entry seen, exit never: exit_group,
                             killed in the call, sysvisor ended first),
                             0x2 X32 (x32 syscall number), 0x4 TRUNCATED (payloads
-                            cut at the per-record cap)
+                            cut at the per-record cap), 0x8 INJECTED (the result
+                            was injected: strace's "(INJECTED)"), 0x10 DELAYED
+                            (strace's "(DELAYED)"), 0x20 PARTIAL (recorded in
+                            the program by a compiled layer that could not
+                            capture every payload the decoders read), 0x40
+                            POKED (tracee memory was overwritten: strace's
+                            "(INJECTED: args)")
     8   8  seq              u64, 0, 1, 2, ... (a gap means records were lost)
     16  8  time_ns          i64, CLOCK_REALTIME ns at syscall entry (or event)
     24  8  duration_ns      i64, entry to exit, -1 when unknown
@@ -56,6 +62,12 @@ Event records use the same layout::
                 one PATH payload with /proc/TID/exe
     fork   (5): nr = 0 fork, 1 vfork, 2 clone; args[0] = child tid,
                 args[1] = child pid (thread group)
+    lost   (6): records a compiled layer could not deliver (the trace
+                ring of process `pid`): args[0] = records dropped because
+                the ring was full, args[1] = their bytes, args[2] =
+                records left half-written by a process that died, args[3]
+                = records too big for the ring; counts since the last
+                lost record of that process
 
 Payload (a 24-byte header, then `length` bytes, then zeros up to a
 multiple of 8)::
@@ -100,14 +112,20 @@ PAYLOAD_HDR_SIZE = 24
 HDR_FOLLOW = 0x1
 
 # record types
-SYSCALL, SIGNAL, EXIT, EXEC, FORK = 1, 2, 3, 4, 5
-TYPE_NAMES = {SYSCALL: "syscall", SIGNAL: "signal", EXIT: "exit", EXEC: "exec", FORK: "fork"}
+SYSCALL, SIGNAL, EXIT, EXEC, FORK, LOST = 1, 2, 3, 4, 5, 6
+TYPE_NAMES = {SYSCALL: "syscall", SIGNAL: "signal", EXIT: "exit", EXEC: "exec", FORK: "fork",
+              LOST: "lost"}
 
 # record flags
 NO_EXIT = 0x1
 X32 = 0x2
 TRUNCATED = 0x4
-FLAG_NAMES = {NO_EXIT: "no_exit", X32: "x32", TRUNCATED: "truncated"}
+INJECTED = 0x8
+DELAYED = 0x10
+PARTIAL = 0x20
+POKED = 0x40
+FLAG_NAMES = {NO_EXIT: "no_exit", X32: "x32", TRUNCATED: "truncated", INJECTED: "injected",
+              DELAYED: "delayed", PARTIAL: "partial", POKED: "poked"}
 
 # payload kinds, phases, flags
 PATH, STRING, BUFFER, STRUCT = 1, 2, 3, 4
@@ -356,6 +374,31 @@ class Writer:
                                          arch, pidns, cgroup, nr, args, retval, ip, sp, payloads))
             self.seq = seq + 1
         return seq
+
+    def add_packed(self, rec: bytes) -> int:
+        """Buffer one record packed elsewhere (the 160 bytes and its
+        payloads; seq and crc are filled in here); returns its sequence
+        number. For records made by compiled layers (sysvisor.compiled)."""
+        b = bytearray(rec)
+        with self._lock:
+            seq = self.seq
+            struct.pack_into("<Q", b, 8, seq)
+            _U32.pack_into(b, RECORD_SIZE - 4, _crc32(memoryview(b)[RECORD_SIZE:],
+                                                       _crc32(memoryview(b)[:RECORD_SIZE - 4])))
+            self._buf.append(bytes(b))
+            self.seq = seq + 1
+        return seq
+
+    def add_sequenced(self, produce) -> int:
+        """Buffer records numbered and checksummed by the caller:
+        produce(seq) -> (bytes, n) packs n records numbered seq, seq+1, ...
+        (the C drainer of sysvisor.compiled does). Returns n."""
+        with self._lock:
+            data, n = produce(self.seq)
+            if n:
+                self._buf.append(data)
+                self.seq += n
+        return n
 
     @property
     def pending(self) -> int:
