@@ -1,7 +1,9 @@
 """Layers and runners shared by the behavioural tests of every method."""
 from __future__ import annotations
 
+import io
 import os
+import sys
 import tempfile
 
 import sysvisor
@@ -20,6 +22,30 @@ def traced_session(s, argv):
         status = s.run()
         out.seek(0)
         return status, out.read().decode()
+
+
+def cli_capture(argv):
+    """sysvisor's main(argv), with what it and the program write to fds 1
+    and 2 (and Python's sys.stderr) captured: (status, out, err)."""
+    from sysvisor.cli import main
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        saved = os.dup(1), os.dup(2)
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        old = sys.stderr
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
+        try:
+            status = main(argv)
+        finally:
+            sys.stderr.flush()
+            sys.stderr = old
+            for fd, target in zip(saved, (1, 2)):
+                os.dup2(fd, target)
+                os.close(fd)
+        out.seek(0)
+        err.seek(0)
+        return status, out.read().decode(), err.read().decode()
 
 
 def traced(argv, layers=(), method="seccomp", **kw):

@@ -27,6 +27,7 @@ from sysvisor.layers.bypass import BYPASS, BYPASS_ERRNO, BYPASS_FLAGS, BYPASS_LI
 from sysvisor.layers.net import Net
 from sysvisor.tables import table
 from conftest import run_as
+from helpers import cli_capture
 
 try:
     sysvisor.methods.choose("unotify", [])
@@ -528,30 +529,7 @@ def test_actions_take_the_programs_credentials(tmp_world, rootfs):
 # ---- sysvisor run --root --------------------------------------------------------------------------
 
 
-def _cli(argv):
-    """sysvisor's main(argv), with what it and the program write to fds 1
-    and 2 (and Python's sys.stderr) captured: (status, out, err)."""
-    import sys
-
-    from sysvisor.cli import main
-
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        saved = os.dup(1), os.dup(2)
-        os.dup2(out.fileno(), 1)
-        os.dup2(err.fileno(), 2)
-        old = sys.stderr
-        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
-        try:
-            status = main(argv)
-        finally:
-            sys.stderr.flush()
-            sys.stderr = old
-            for fd, target in zip(saved, (1, 2)):
-                os.dup2(fd, target)
-                os.close(fd)
-        out.seek(0)
-        err.seek(0)
-        return status, out.read().decode(), err.read().decode()
+_cli = cli_capture
 
 
 def test_cli_run_root(priv, rootfs, world):

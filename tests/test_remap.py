@@ -177,3 +177,42 @@ def test_remap_needs_a_method_that_changes_arguments():
 
     with pytest.raises(CapabilityError):
         sysvisor.Session([Remap([Bind("/data", "/tmp")])], method="unotify")
+
+
+# ---- sysvisor run --remap / --remap-ro / --inject ------------------------------------------
+
+
+def _run_cli(workdir, argv):
+    from helpers import cli_capture
+
+    host = os.path.join(workdir, "host")
+    os.makedirs(host, exist_ok=True)
+    with open(os.path.join(host, "f"), "w") as f:
+        f.write("from the host dir\n")
+    os.environ["LANG"] = "C"  # glibc then opens no locale files: openat counts are fixed
+    os.environ.pop("LC_ALL", None)
+    return cli_capture(["run", *[a.replace("{host}", host) for a in argv]])
+
+
+@pytest.mark.parametrize("method", ["seccomp", "sud"])
+def test_run_cli_remap(priv, tmp_world, method):
+    st, out, err = run_as(priv, _run_cli, tmp_world, ["--remap", "{host}:/nowhere/g", "--method",
+                                                      method, "--", "cat", "/nowhere/g/f"])
+    assert (st, out) == (0, "from the host dir\n"), err
+    st, out, err = run_as(priv, _run_cli, tmp_world, ["--remap-ro", "{host}:/nowhere/g", "--method",
+                                                      method, "--", "sh", "-c",
+                                                      "echo x > /nowhere/g/new; cat /nowhere/g/f"])
+    assert st == 0 and out == "from the host dir\n" and "Read-only file system" in err, err
+    assert not os.path.exists(os.path.join(tmp_world, "host", "new"))
+
+
+def test_run_cli_inject_and_errors(priv, tmp_world):
+    # the third openat of cat (LANG=C: ld.so.cache, libc, then the file) fails
+    st, out, err = run_as(priv, _run_cli, tmp_world, ["--inject", "openat:error=EACCES:when=3",
+                                                      "--", "cat", "{host}/f"])
+    assert st == 1 and "Permission denied" in err and out == "", (st, out, err)
+    st, out, err = run_as(priv, _run_cli, tmp_world, ["--fault", "nosuch", "--", "true"])
+    assert st == 2 and "unknown syscall 'nosuch'" in err
+    st, out, err = run_as(priv, _run_cli, tmp_world, ["--remap", "{host}:/g", "--method",
+                                                      "unotify", "--", "true"])
+    assert st == 2 and "Remap needs" in err and "seccomp" in err

@@ -41,6 +41,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fakeroot-db", metavar="FILE",
                    help="load fakeroot's state from FILE if it exists and save it there at the "
                         "end, in fakeroot's -s/-i format (implies --fakeroot)")
+    a = p.add_argument_group("advisory layers (no security boundary)")
+    a.add_argument("--inject", action="append", default=[], metavar="SET:...",
+                   help="fault injection as strace's -e inject=: SET[:error=E|:retval=V]"
+                        "[:signal=S][:syscall=NAME][:delay_enter=US][:delay_exit=US]"
+                        "[:when=FIRST[..LAST][+[STEP]]]")
+    a.add_argument("--fault", action="append", default=[], metavar="SET:...",
+                   help="as strace's -e fault=: SET[:error=E][:when=W] (ENOSYS by default)")
+    a.add_argument("--remap", action="append", default=[], metavar="HOST[:GUEST]",
+                   help="path remapping like proot -b: GUEST paths are rewritten to HOST "
+                        "(changes arguments: seccomp, ptrace, sud, preload)")
+    a.add_argument("--remap-ro", action="append", default=[], metavar="HOST[:GUEST]",
+                   help="as --remap, read-only (writes fail with EROFS)")
     t = p.add_argument_group("tracing")
     t.add_argument("--trace", action="store_true",
                    help="print each intercepted call, strace-style, with the answer it got")
@@ -155,6 +167,15 @@ def build_layers(args) -> list:
         raise UsageError("-e and -o go with --trace")
     if args.fakeroot or args.fakeroot_db:
         layers.append(_fakeroot(args.fakeroot_db))
+    if args.inject or args.fault:
+        from ..layers.faults import Faults, parse_inject
+
+        layers.append(Faults([parse_inject(v, "inject") for v in args.inject]
+                             + [parse_inject(v, "fault") for v in args.fault]))
+    if args.remap or args.remap_ro:
+        from ..layers.remap import Remap
+
+        layers.append(Remap.from_spec(binds=args.remap, ro=args.remap_ro))
     deny = ",".join(args.deny) or None
     allow = ",".join(args.allow) or None
     deny_bypass = args.deny_bypass or confine is not None
@@ -238,7 +259,8 @@ def run(args) -> int:
 
     if all(isinstance(l, AnswerTrace) for l in layers):
         raise UsageError("nothing to do: give --root, --bind, --ro-bind, --fakeroot, --deny, "
-                         "--allow, --default-deny, --deny-bypass or --net")
+                         "--allow, --default-deny, --deny-bypass, --net, --inject, --fault "
+                         "or --remap")
     if not args.insecure:
         _check_compatible(args, layers)
     if args.insecure:

@@ -326,6 +326,7 @@ class Net(Layer):
     def __init__(self, allow: list[str] | None = None, err: int = errno.EACCES):
         self.err = err
         self.restrict = True  # False: Net.unrestricted()
+        self.abstract_ok = True  # unrestricted: abstract unix names allowed too
         self.view = None  # a confinement layer's view (see the module docstring)
         self.entries: list[Entry] | None = None if allow is None else [
             a if isinstance(a, Entry) else Entry(a) for a in allow]
@@ -349,11 +350,13 @@ class Net(Layer):
         return cls(None, err)
 
     @classmethod
-    def unrestricted(cls) -> "Net":
-        """Every address allowed, every family; connect/bind/sendto/sendmsg/
-        sendmmsg still executed on the program's behalf (for a view)."""
+    def unrestricted(cls, abstract: bool = True) -> "Net":
+        """Every address allowed, every family (abstract unix socket names
+        only with `abstract`); connect/bind/sendto/sendmsg/sendmmsg still
+        executed on the program's behalf (for a view)."""
         net = cls([])
         net.restrict = False
+        net.abstract_ok = abstract
         return net
 
     @classmethod
@@ -494,7 +497,8 @@ class Net(Layer):
 
     def _allowed(self, op: str, target) -> bool:
         if not self.restrict:
-            return True
+            # abstract names are ("unix", "@NAME") once resolved
+            return self.abstract_ok or not (target[0] == "unix" and target[1][:1] == "@")
         if target[0] == "none":
             return True
         if target[0] == "unix" and target[1] == "unnamed":

@@ -16,6 +16,7 @@ for (PTRACE_SYSCALL) only when a handler registered an exit callback.
 """
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import signal
@@ -184,6 +185,7 @@ class PtraceEngine(EngineBase):
         self.stop_ns: list[int] = []
         self.stops = 0
         self.abis: dict[int, _ABI] = {}
+        self.enforcing = any(getattr(l, "enforcing", False) for l in self.layers)
         self._build_abis()
         self.has_hooks = {h: [getattr(l, h) for l in self.layers if callable(getattr(l, h, None))]
                           for h in ("on_fork", "on_exec", "on_signal", "on_exit", "on_stop")}
@@ -508,6 +510,13 @@ class PtraceEngine(EngineBase):
                 return
             t.starting = False
         if not chain or self.detaching:
+            if sc is None and not chain and self.enforcing and not self.detaching:
+                # an x32 call (or a number no table knows) that no catch-all
+                # handles: an enforcing stack never waves it through
+                try:
+                    self._skip(t.tid, audit, -errno.ENOSYS)
+                except ProcessLookupError:
+                    return
             self._resume(t)
             return
         call = Call(t, t.pid, t.tid, abi.table.arch, nr, sc, args, ip, sp, self, chain)

@@ -222,6 +222,10 @@ class Confine(Files, Attrs, Sockets, Layer):
                 os.close(fd)
 
     def on_start(self, session) -> None:
+        # the program's real cwd is in it by now, and the view keeps an fd:
+        # remove it at once, so that a SIGKILLed supervisor leaves nothing
+        # behind (lookups in a deleted directory find nothing, as wanted)
+        self.view.remove_empty_dir()
         self.landlock_active = self._landlock_action is not None and \
             self._landlock_action in session.spawn_actions
         self._find_net(session)

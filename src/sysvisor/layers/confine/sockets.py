@@ -22,11 +22,11 @@ Known difference: the kernel records the address it was given, so
 getsockname/getpeername of a socket bound on the program's behalf show
 /proc/self/fd/N/NAME, not the guest path.
 
-Not confined here: abstract unix sockets (a name, not a path). Their
-connects and sends are executed on the program's behalf like the others,
-so they reach the host's abstract sockets (X11, D-Bus...), and Landlock's
-abstract-socket scope (ABI 6) cannot apply to what the unrestricted
-supervisor does. A Net allow-list restricts them (`unix:@NAME` entries).
+Abstract unix sockets (a name, not a path) are outside every view: their
+binds, connects and sends fail with EACCES (the host's X11, D-Bus... are
+not reachable), unless a Net allow-list in the stack names them
+(`--net allow=unix:@NAME`), which then decides. Landlock's abstract-socket
+scope (ABI 6) would not help here: the calls are made by the supervisor.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class Sockets:
     """Mixin of the Confine layer."""
 
     def __init__(self):
-        self._net = Net.unrestricted()
+        self._net = Net.unrestricted(abstract=False)
         self._net.view = self
         self._net._check_creds = False  # _do runs the handlers as the program (creds.py)
         self._defer_to = None  # a restricting Net layer of the stack

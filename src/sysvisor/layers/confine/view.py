@@ -153,6 +153,9 @@ class View:
             except OSError:
                 pass
         self.fds = []
+        self.remove_empty_dir()
+
+    def remove_empty_dir(self) -> None:
         try:
             os.rmdir(self.empty_dir)
         except OSError:
