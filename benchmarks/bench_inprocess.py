@@ -6,7 +6,14 @@
 (b) an uninteresting syscall: the same raw getpid loop with a layer that
     wants something else (openat): what every call costs the program when no
     layer asked for it (sud: a SIGSYS and its sigreturn; preload: a wrapper
-    and the interest check).
+    and the interest check);
+(c) the hybrid backstop (sud+backstop, preload+backstop): (a) and (b) again,
+    whose calls the shim makes from its trampoline (the filter lets them
+    through: they should cost what they cost without it), and (a) on a
+    statically linked copy of the loop, whose every getpid the backstop
+    catches (one seccomp notification each), next to unotify on the same
+    static program. "backstop notifications" counts what the backstop
+    caught in the whole run (the loader's calls, the spawn's execve).
 
 benchmarks/getpid_loop.c times its own loop (CLOCK_MONOTONIC through the
 vDSO), so start-up and exec are not in the figures. Every round runs every
@@ -56,8 +63,10 @@ def child(kind: str, method: str, out: str, argv: list[str]) -> int:
     status = s.run()
     text = os.read(r, 4096).decode()
     ns = sorted(s.stop_ns)
+    bs = getattr(s._engine, "backstop", None)
     with open(out, "w") as f:
         json.dump({"status": status, "out": text, "stops": s.stops,
+                   "backstop_stops": bs.stops if bs is not None else None,
                    "py_median": statistics.median(ns) if ns else None}, f)
     return status
 
@@ -97,6 +106,9 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="sv-bench-")
     exe = os.path.join(tmp, "getpid_loop")
     subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(HERE, "getpid_loop.c")], check=True)
+    static = os.path.join(tmp, "getpid_loop_static")
+    if subprocess.run(["gcc", "-O2", "-static", "-o", static, os.path.join(HERE, "getpid_loop.c")]).returncode:
+        static = None  # no libc.a: the static rows are skipped
     prefix = ["taskset", "-c", a.pin] if a.pin else []
     if a.pin and not shutil.which("taskset"):
         raise SystemExit("--pin needs taskset")
@@ -107,6 +119,16 @@ def main() -> int:
     for m in ("sud", "preload", "unotify", "seccomp", "ptrace"):
         variants.append({"name": f"{m}: getpid answered by a layer", "method": m, "kind": "answer",
                          "argv": argv})
+    for m in ("sud+backstop", "preload+backstop"):
+        variants.append({"name": f"{m}: uninteresting getpid", "method": m, "kind": "other", "argv": argv})
+        variants.append({"name": f"{m}: getpid answered (shim)", "method": m, "kind": "answer",
+                         "argv": argv})
+    if static:
+        sargv = [static, str(a.n)]
+        variants.append({"name": "native, static", "method": "native", "kind": "", "argv": sargv})
+        for m in ("sud+backstop", "preload+backstop", "unotify"):
+            variants.append({"name": f"{m}: static getpid answered{' (backstop)' if '+' in m else ''}",
+                             "method": m, "kind": "answer", "argv": sargv})
     samples: dict[str, list[dict]] = {v["name"]: [] for v in variants}
     for rnd in range(a.rounds):
         order = variants[rnd % len(variants):] + variants[:rnd % len(variants)]
@@ -116,30 +138,35 @@ def main() -> int:
             samples[v["name"]].append(s)
             print(f"round {rnd} {v['name']}: {s.get('loop_ns', s.get('error'))}", file=sys.stderr)
     native = {s["round"]: s["loop_ns"] for s in samples["native"] if "loop_ns" in s}
+    native_static = {s["round"]: s["loop_ns"] for s in samples.get("native, static", ()) if "loop_ns" in s}
     n = a.n
     print(f"{a.rounds} interleaved rounds, N = {n}, {'pinned to CPU ' + a.pin if a.pin else 'unpinned'}; "
           f"kernel {os.uname().release}\n")
-    print("| variant | loop, median (ms) | µs per call | × native (per call) | crossings | "
-          "Python µs per crossing, median |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| variant | loop, median (ms) | µs per call | × native (per call) | stops | "
+          "backstop notifications | Python µs per stop, median |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     nat = statistics.median(native.values())
     for v in variants:
         ok = [s for s in samples[v["name"]] if "loop_ns" in s]
         if not ok:
             err = samples[v["name"]][0].get("error", "?") if samples[v["name"]] else "?"
-            print(f"| {v['name']} | failed: {err[:100]} | | | | |")
+            print(f"| {v['name']} | failed: {err[:100]} | | | | | |")
             continue
         loop = statistics.median(s["loop_ns"] for s in ok)
-        ratio = statistics.median(s["loop_ns"] / native[s["round"]] for s in ok if s["round"] in native)
+        # static rows against the static native loop of the same round
+        base = native_static if "static" in v["name"] and native_static else native
+        ratio = statistics.median(s["loop_ns"] / base[s["round"]] for s in ok if s["round"] in base)
         per = loop / n / 1000
         if v["method"] == "native":
-            print(f"| native | {loop / 1e6:.2f} | {per:.3f} | 1.00 | – | – |")
+            print(f"| {v['name']} | {loop / 1e6:.2f} | {per:.3f} | 1.00 | – | – | – |")
             continue
         wrong = v["kind"] == "answer" and any(s["last"] != ANSWER for s in ok)
         py = statistics.median(s["py_median"] for s in ok if s.get("py_median")) / 1000 \
             if any(s.get("py_median") for s in ok) else None
+        bs = [s["backstop_stops"] for s in ok if s.get("backstop_stops") is not None]
+        bs_text = f"{statistics.median(bs):.0f}" if bs else "–"
         print(f"| {v['name']}{' (NOT ANSWERED)' if wrong else ''} | {loop / 1e6:.2f} | {per:.3f} "
-              f"| {ratio:.1f} | {statistics.median(s['stops'] for s in ok):.0f} "
+              f"| {ratio:.1f} | {statistics.median(s['stops'] for s in ok):.0f} | {bs_text} "
               f"| {'–' if py is None else f'{py:.1f}'} |")
     print(f"\nnative getpid: {nat / n:.0f} ns per call")
     if a.json:

@@ -12,6 +12,16 @@
  * internal aliases (fopen's open, printf's write, opendir's openat...) or
  * inline (raw `syscall` instructions, thread exits); vDSO calls, which are no
  * syscalls; threads are not reported (pthread_create is not a syscall).
+ *
+ * Under the hybrid backstop (sv.backstop) the kernel sees every call a layer
+ * asked for that does not come from the trampoline, and tells the
+ * supervisor: that fills those gaps, but it also means that an intercepted
+ * call must not then run through libc (the backstop would see it again).
+ * So the wrappers run intercepted calls through the trampoline (run_raw),
+ * and the few functions whose libc code is more than their syscall
+ * (LIBC_ONLY: fork's atfork handlers, the set*id calls libc repeats in every
+ * thread) are not intercepted at all: the calls libc makes for them reach
+ * the backstop, named as the kernel sees them (fork is a clone).
  */
 #define _GNU_SOURCE
 #define syscall sv_libc_syscall_decl /* ours has a fixed arity: keep unistd.h's out of the way */
@@ -92,6 +102,38 @@ static long finish(struct sv_call *c, long r, int xslot, int saw, void *pending)
     return to_libc(fin);
 }
 
+/* Run c from the trampoline (the backstop lets it through), libc's
+ * convention. */
+static long run_raw(struct sv_call *c)
+{
+    unsigned long *a = c->args;
+    return to_libc(sv_raw_syscall(c->nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4],
+                                  (long)a[5]));
+}
+
+/* A libc function with fewer arguments than its syscall (recv, waitpid,
+ * ppoll...) leaves the rest 0 (init_call), which is what libc passes,
+ * except the signal-mask size: libc passes the kernel's. */
+static void libc_args(struct sv_call *c, int nargs)
+{
+    if (c->nr == SYS_ppoll && nargs <= 4 && !c->args[4])
+        c->args[4] = 8;
+    else if ((c->nr == SYS_epoll_pwait || c->nr == SYS_epoll_pwait2) && nargs <= 5 && !c->args[5])
+        c->args[5] = 8;
+}
+
+/* Under the backstop, not intercepted: libc's own calls for these are. */
+static int libc_only(long nr)
+{
+    switch (nr) {
+    case SYS_fork:
+    case SYS_setuid: case SYS_setgid: case SYS_setreuid: case SYS_setregid:
+    case SYS_setresuid: case SYS_setresgid: case SYS_setgroups:
+        return 1;
+    }
+    return 0;
+}
+
 static void init_call(struct sv_call *c, long nr, int nargs, const long *a, void *ip, void *sp)
 {
     c->nr = nr;
@@ -111,7 +153,7 @@ SV_HIDDEN long sv_pl_call(int idx, long nr, int nargs, long a0, long a1, long a2
         errno = ENOSYS;
         return -1;
     }
-    if (!sv.active)
+    if (!sv.active || (sv.backstop && libc_only(nr)))
         return f(a0, a1, a2, a3, a4, a5);
     long a[6] = { a0, a1, a2, a3, a4, a5 }, out;
     struct sv_call c;
@@ -125,10 +167,16 @@ SV_HIDDEN long sv_pl_call(int idx, long nr, int nargs, long a0, long a1, long a2
     char pending[SV_PENDING_SIZE] __attribute__((aligned(16)));
     if (intercept(&c, &out, &xslot, &saw, pending))
         return out;
+    long r;
+    if (sv.backstop) {
+        if (c.nr == SYS_exit_group)
+            goto gexit;
+        libc_args(&c, nargs);
+        return finish(&c, run_raw(&c), xslot, saw, pending);
+    }
     for (int i = nargs; i < 6; i++)
         if (!c.args[i])
             c.args[i] = (unsigned long)a[i];  /* what the caller left there, as before */
-    long r;
     if (c.nr != nr) {
         r = sv_raw_syscall(c.nr, (long)c.args[0], (long)c.args[1], (long)c.args[2], (long)c.args[3],
                            (long)c.args[4], (long)c.args[5]);
@@ -145,9 +193,11 @@ gexit: {
         m.type = SV_MSG_GEXIT;
         m.pid = sv_getpid();
         m.tid = sv_gettid();
-        m.code = (int)a0;
+        m.code = (int)c.args[0];
         sv_send(&m, sizeof m);
-        return f(a0, a1, a2, a3, a4, a5);
+        if (sv.backstop)  /* not through libc's _exit: the backstop would see it again */
+            sv_raw_syscall(SYS_exit_group, (long)c.args[0], 0, 0, 0, 0, 0);
+        return f((long)c.args[0], a1, a2, a3, a4, a5);
     }
 }
 
@@ -172,7 +222,8 @@ DECL_REAL(readdir64);
 EXPORT int close(int fd)
 {
     PL_BEGIN(SYS_close, 1, fd, 0, 0, 0, 0, 0);
-    long r = sv_is_ours((long)c.args[0]) ? (errno = EBADF, -1) : REAL(close)((int)c.args[0]);
+    long r = sv_is_ours((long)c.args[0]) ? (errno = EBADF, -1)
+             : sv.backstop ? run_raw(&c) : REAL(close)((int)c.args[0]);
     return (int)finish(&c, r, xslot, saw, pending);
 }
 
@@ -199,7 +250,7 @@ EXPORT int dup2(int old, int new)
     else if ((r = sv_make_room((long)c.args[1])) < 0)
         r = to_libc(r);
     else
-        r = REAL(dup2)((int)c.args[0], (int)c.args[1]);
+        r = sv.backstop ? run_raw(&c) : REAL(dup2)((int)c.args[0], (int)c.args[1]);
     return (int)finish(&c, r, xslot, saw, pending);
 }
 
@@ -212,7 +263,7 @@ EXPORT int dup3(int old, int new, int flags)
     else if ((r = sv_make_room((long)c.args[1])) < 0)
         r = to_libc(r);
     else
-        r = REAL(dup3)((int)c.args[0], (int)c.args[1], (int)c.args[2]);
+        r = sv.backstop ? run_raw(&c) : REAL(dup3)((int)c.args[0], (int)c.args[1], (int)c.args[2]);
     return (int)finish(&c, r, xslot, saw, pending);
 }
 
@@ -221,7 +272,7 @@ EXPORT ssize_t getdents64(int fd, void *buf, size_t n)
     PL_BEGIN(SYS_getdents64, 3, fd, (long)buf, (long)n, 0, 0, 0);
     long r;
     for (;;) {
-        r = REAL(getdents64)((int)c.args[0], (void *)c.args[1], (size_t)c.args[2]);
+        r = sv.backstop ? run_raw(&c) : REAL(getdents64)((int)c.args[0], (void *)c.args[1], (size_t)c.args[2]);
         if (r <= 0 || !sv.active)
             break;
         long kept = sv_filter_dirents((int)c.args[0], (void *)c.args[1], r);
@@ -269,6 +320,9 @@ static int do_exec(int dirfd, const char *path, char *const argv[], char *const 
 {
     long a_[6] = { at ? dirfd : (long)path, at ? (long)path : (long)argv, at ? (long)argv : (long)envp,
                    at ? (long)envp : 0, at ? flags : 0, 0 }, out_;
+    if (sv.active && sv_exec_handoff(at ? SYS_execveat : SYS_execve, (const unsigned long *)a_))
+        /* the backstop's: through libc, as the program asked, not intercepted here */
+        return at ? REAL(execveat)(dirfd, path, argv, envp, flags) : REAL(execve)(path, argv, envp);
     struct sv_call c;
     int xslot, saw;
     char pending[SV_PENDING_SIZE] __attribute__((aligned(16)));
@@ -297,10 +351,14 @@ static int do_exec(int dirfd, const char *path, char *const argv[], char *const 
             r = -1;
         } else {
             sv_exec_fds(1);
-            r = at ? REAL(execveat)(dirfd, path, argv, env, flags) : REAL(execve)(path, argv, env);
+            if (sv.backstop)
+                r = to_libc(at ? sv_raw_syscall(SYS_execveat, dirfd, (long)path, (long)argv, (long)env, flags, 0)
+                               : sv_raw_syscall(SYS_execve, (long)path, (long)argv, (long)env, 0, 0, 0));
+            else
+                r = at ? REAL(execveat)(dirfd, path, argv, env, flags) : REAL(execve)(path, argv, env);
             int e = errno;
             sv_exec_fds(0);
-            munmap(mem, len);
+            sv_raw_syscall(SYS_munmap, (long)mem, (long)len, 0, 0, 0, 0);
             errno = e;
         }
     }
@@ -437,6 +495,9 @@ static int spawn(int search, pid_t *pid, const char *path, const posix_spawn_fil
                       : REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
     if (!search || strchr(path, '/')) {
         long chk = sv_exec_check(AT_FDCWD, path, 0);
+        if (chk == -ENOEXEC && sv.backstop)  /* the backstop's, with the program's environment */
+            return search ? REAL(posix_spawnp)(pid, path, fa, attr, argv, envp)
+                          : REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
         if (chk < 0)
             return refuse_exec(chk, path);
     }
@@ -449,7 +510,7 @@ static int spawn(int search, pid_t *pid, const char *path, const posix_spawn_fil
     int r = search ? REAL(posix_spawnp)(pid, path, fa, attr, argv, env)
                    : REAL(posix_spawn)(pid, path, fa, attr, argv, env);
     sv_exec_fds(0);
-    munmap(mem, len);
+    sv_raw_syscall(SYS_munmap, (long)mem, (long)len, 0, 0, 0, 0);
     return r;
 }
 EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
@@ -483,7 +544,7 @@ EXPORT int system(const char *cmd)
     environ = saved;
     pthread_mutex_unlock(&environ_lock);
     if (mem)
-        munmap(mem, len);
+        sv_raw_syscall(SYS_munmap, (long)mem, (long)len, 0, 0, 0, 0);
     return r;
 }
 
@@ -503,7 +564,7 @@ EXPORT FILE *popen(const char *cmd, const char *mode)
     environ = saved;
     pthread_mutex_unlock(&environ_lock);
     if (mem)
-        munmap(mem, len);
+        sv_raw_syscall(SYS_munmap, (long)mem, (long)len, 0, 0, 0, 0);
     return f;
 }
 
@@ -567,6 +628,7 @@ EXPORT long syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a
     if (!sv.active)
         return rs(nr, a0, a1, a2, a3, a4, a5);
     PL_BEGIN(nr, 6, a0, a1, a2, a3, a4, a5);
-    long r = rs((long)c.nr, c.args[0], c.args[1], c.args[2], c.args[3], c.args[4], c.args[5]);
+    long r = sv.backstop ? run_raw(&c)
+                         : rs((long)c.nr, c.args[0], c.args[1], c.args[2], c.args[3], c.args[4], c.args[5]);
     return finish(&c, r, xslot, saw, pending);
 }

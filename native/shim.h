@@ -160,6 +160,20 @@ struct sv_msg {
 
 extern long sv_raw_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) SV_HIDDEN;
 
+/* The trampoline (shim_tramp_x86_64.c): two pages, position independent.
+ * The first is the range the shim's syscalls come from, [base +
+ * SV_TRAMP_SKIP, base + SV_TRAMP_RANGE) (SUD's allowed range, and the
+ * backstop filter's); the second holds the magic `syscall` that must trap.
+ * sv_tramp_base is where the pages in use are: the library's own, or the
+ * copy sv_tramp_install() made at the backstop's fixed address. SV_TR(sym)
+ * is the address of a trampoline symbol in the pages in use. */
+#define SV_TRAMP_SKIP 2
+#define SV_TRAMP_RANGE 4096
+extern char sv_tramp_start[] SV_HIDDEN;
+extern char *sv_tramp_base SV_HIDDEN;
+#define SV_TR(sym) ((void *)(sv_tramp_base + ((char *)(sym) - sv_tramp_start)))
+long sv_tramp_install(unsigned long addr) SV_HIDDEN;  /* 0 or -errno (-EEXIST: taken) */
+
 struct sv_state {
     int active;              /* under a sysvisor supervisor */
     int method;
@@ -173,6 +187,7 @@ struct sv_state {
     size_t region_len;
     struct sv_ctx ctx;
     int from;                /* the tid whose execve started this image (0: unknown; -1: spawned) */
+    unsigned long backstop;  /* the hybrid backstop's trampoline address (0: no backstop) */
     struct sv_msg hello_pending;  /* HELLO built by sv_region_create, sent by sv_hello */
     int hello_fd;
     char shim_path[1024];
@@ -207,6 +222,9 @@ int sv_is_our_fd_name(const char *name) SV_HIDDEN;
 
 /* exec: check the target, build the environment */
 long sv_exec_check(int dirfd, const char *path, int flags) SV_HIDDEN;
+/* Under the backstop: an execve/execveat (nr, args) of a program the shim
+ * cannot follow (static, not x86_64), which it hands to the backstop. */
+int sv_exec_handoff(long nr, const unsigned long *args) SV_HIDDEN;
 char **sv_exec_env(char *const *envp, int from, void **mem, size_t *memlen) SV_HIDDEN;
 void sv_exec_fds(int keep) SV_HIDDEN;
 

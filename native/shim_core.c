@@ -92,6 +92,16 @@ SV_HIDDEN char *sv_utoa(char *p, unsigned long v)
 
 static char *cpy(char *p, const char *s) { while (*s) *p++ = *s++; *p = 0; return p; }
 
+static char *xtoa(char *p, unsigned long v)
+{
+    char tmp[17];
+    int n = 0;
+    do { tmp[n++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v);
+    while (n) *p++ = tmp[--n];
+    *p = 0;
+    return p;
+}
+
 static void write_err(const char *s) { SYS(SYS_write, 2, (long)s, (long)sv_strlen(s), 0, 0, 0); }
 
 SV_HIDDEN void sv_die(const char *why)
@@ -257,6 +267,22 @@ SV_HIDDEN int sv_core_init(char **envp, int method)
     long from = -1;  /* present: this image comes from an execve by thread `from` */
     parse_num(conf, "from", &from);
     sv.from = (int)from;
+    long tramp = 0;  /* the backstop's address for the trampoline */
+    parse_num(conf, "tramp", &tramp);
+    if (tramp) {
+        /* First, before any other system call: the backstop's filter lets
+         * through only the calls made from the trampoline at that address.
+         * These two (mmap, mprotect) come from the library's own copy, so
+         * the backstop sees them when a layer asked for mmap or mprotect. */
+        long r = sv_tramp_install((unsigned long)tramp);
+        if (r < 0) {
+            char why[160], *p = cpy(why, "cannot map the trampoline at the backstop's address 0x");
+            p = xtoa(p, (unsigned long)tramp);
+            cpy(p, r == -EEXIST ? " (the program has a mapping there)" : " (mmap failed)");
+            sv_die(why);
+        }
+        sv.backstop = (unsigned long)tramp;
+    }
     sv.hello_fd = -1;
     sv.sock = (int)sock;
     sv.cfg_fd = (int)cfg;
@@ -746,7 +772,10 @@ SV_HIDDEN long sv_exec_check(int dirfd, const char *path, int flags)
         SYS(SYS_close, fd, 0, 0, 0, 0, 0);
         if (!dynamic)
             return -ENOEXEC;
-        if (sr == 0) {
+        /* Under the backstop the program runs with no_new_privs (the filter
+         * needs it): set-id bits do nothing, the loader is not in secure
+         * mode and honours LD_PRELOAD. */
+        if (sr == 0 && !sv.backstop) {
             long euid = SYS(SYS_geteuid, 0, 0, 0, 0, 0, 0), egid = SYS(SYS_getegid, 0, 0, 0, 0, 0, 0);
             if (((st.st_mode & S_ISUID) && st.st_uid != (uid_t)euid)
                 || ((st.st_mode & S_ISGID) && st.st_gid != (gid_t)egid))
@@ -754,6 +783,17 @@ SV_HIDDEN long sv_exec_check(int dirfd, const char *path, int flags)
         }
         return 0;
     }
+    return 0;
+}
+
+SV_HIDDEN int sv_exec_handoff(long nr, const unsigned long *a)
+{
+    if (!sv.backstop)
+        return 0;
+    if (nr == SYS_execve)
+        return sv_exec_check(AT_FDCWD, (const char *)a[0], 0) == -ENOEXEC;
+    if (nr == SYS_execveat)
+        return sv_exec_check((int)a[0], (const char *)a[1], (int)a[4]) == -ENOEXEC;
     return 0;
 }
 
@@ -801,6 +841,10 @@ SV_HIDDEN char **sv_exec_env(char *const *envp, int from, void **mem, size_t *me
     s = cpy(s, user && user_len ? "1" : "0");
     s = cpy(s, ":from=");
     s = sv_utoa(s, (unsigned long)from);
+    if (sv.backstop) {  /* the next image maps its trampoline at the same address */
+        s = cpy(s, ":tramp=");
+        s = sv_utoa(s, sv.backstop);
+    }
     out[j] = 0;
     *mem = out;
     *memlen = len;

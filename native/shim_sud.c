@@ -9,7 +9,8 @@
  * byte the program (or a thread without TLS of its own) could flip.
  *
  * What runs before the constructor, unseen: ld.so (mapping and relocating
- * the libraries) and libc's early initialisation. Freestanding: no libc here.
+ * the libraries) and libc's early initialisation (under the hybrid backstop
+ * the seccomp filter sees those). Freestanding: no libc here.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +34,8 @@
 #define S6(nr, a, b, c, d, e, f) sv_raw_syscall(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
 extern long sv_raw_syscall32(long nr, long a0, long a1, long a2, long a3, long a4, long a5) SV_HIDDEN;
-extern char sv_tramp_start[], sv_tramp_end[], sv_restorer[], sv_sigreturn_insn[], sv_clone_tramp[] SV_HIDDEN;
+extern long sv_tramp_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) SV_HIDDEN;
+extern char sv_restorer[], sv_sigreturn_insn[], sv_clone_tramp[] SV_HIDDEN;
 
 struct ksigaction {
     void *handler;
@@ -73,7 +75,7 @@ struct clone_rec {
 static long arm_sud(void)
 {
     return S6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
-              sv_tramp_start, sv_tramp_end - sv_tramp_start, 0, 0);
+              sv_tramp_base + SV_TRAMP_SKIP, SV_TRAMP_RANGE - SV_TRAMP_SKIP, 0, 0);
 }
 
 /* ---- signals -------------------------------------------------------------------- */
@@ -99,7 +101,7 @@ static long do_rt_sigaction(long sig, const struct ksigaction *act, struct ksiga
         k = in;
         if (k.handler != SIG_DFL && k.handler != SIG_IGN) {
             k.flags |= KSA_RESTORER;
-            k.restorer = sv_restorer;
+            k.restorer = SV_TR(sv_restorer);
         }
         k.mask &= ~SIGSYS_BIT;
         pk = &k;
@@ -251,7 +253,7 @@ static long setup_clone(greg_t *g, struct sv_call *c, int xslot, int saw)
         g[REG_RSP] = (greg_t)r;
     }
     g[REG_RAX] = nr;
-    g[REG_RIP] = (greg_t)sv_clone_tramp;
+    g[REG_RIP] = (greg_t)SV_TR(sv_clone_tramp);
     clone_depth = d + 1;
     return 0;
 }
@@ -412,6 +414,25 @@ static long run_call(ucontext_t *uc, struct sv_call *c)
     return S6(c->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+/* Under the backstop, an exec of a program the shim cannot follow (static,
+ * not x86_64) is the backstop's: the shim neither dispatches it nor runs
+ * it from the trampoline. With dispatch turned off for this thread, it
+ * makes the call from the library's own copy of the trampoline, outside
+ * the backstop's range, so the filter hands it to the supervisor (seen
+ * once, like every call of the new image), with the program's own
+ * environment and our fds closed by the exec (nothing of ours in an image
+ * no shim tidies). If it fails, dispatch is turned back on. */
+static long exec_handoff(struct sv_call *c)
+{
+    unsigned long *a = c->args;
+    S6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, 0 /* OFF */, 0, 0, 0, 0);
+    long r = sv_tramp_syscall(c->nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4],
+                              (long)a[5]);
+    if (arm_sud() < 0)
+        sv_die("cannot re-arm syscall user dispatch after a failed exec");
+    return r;
+}
+
 static int is_clone(long nr)
 {
     return nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork;
@@ -435,8 +456,12 @@ static void sud_call(ucontext_t *uc, greg_t *g)
         /* the program's own sigreturn: run it from the range, on its frame */
         uint64_t *mask = (uint64_t *)(c.sp + 296);
         *mask &= ~SIGSYS_BIT;
-        g[REG_RIP] = (greg_t)sv_sigreturn_insn;
+        g[REG_RIP] = (greg_t)SV_TR(sv_sigreturn_insn);
         g[REG_RAX] = SYS_rt_sigreturn;
+        return;
+    }
+    if (sv.backstop && sv_exec_handoff(c.nr, c.args)) {
+        g[REG_RAX] = (greg_t)exec_handoff(&c);
         return;
     }
     long ret = 0;
@@ -533,7 +558,7 @@ __attribute__((constructor)) static void sv_sud_init(int argc, char **argv, char
      * from the handler) makes system calls, which trap again. SIGSYS must
      * never be blocked: a blocked SIGSYS at a dispatch kills the thread. */
     struct ksigaction sa = { (void *)on_sigsys, SA_SIGINFO | SA_NODEFER | SA_RESTART | KSA_RESTORER,
-                             sv_restorer, 0 };
+                             SV_TR(sv_restorer), 0 };
     if (S6(SYS_rt_sigaction, SIGSYS, &sa, 0, 8, 0, 0) < 0)
         sv_die("cannot install the SIGSYS handler");
     uint64_t unblock = SIGSYS_BIT;

@@ -92,7 +92,8 @@ NOBODY = 65534
 PR_SET_DUMPABLE = 4
 CFLAGS = ["-std=gnu11", "-O1", "-pthread", "-Wall", "-Wextra"]
 # programs that can only be built on some architectures
-ARCH_ONLY = {"int80": ("x86_64",)}
+ARCH_ONLY = {"int80": ("x86_64",), "jit_getpid": ("x86_64",), "tramp_edges": ("x86_64",),
+             "mixcalls": ("x86_64",)}
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 

@@ -199,7 +199,8 @@ def test_in_child_reports_signals_and_errors():
 
 
 def test_methods_registry():
-    assert set(kp.METHODS) == {"ptrace", "seccomp", "unotify", "sud", "preload", "ebpf"}
+    assert set(kp.METHODS) == {"ptrace", "seccomp", "unotify", "sud", "preload", "sud+backstop",
+                               "preload+backstop", "ebpf"}
     for name, m in kp.METHODS.items():
         for feat in (*m.requires, *m.optional):
             assert feat in kp.FEATURES, (name, feat)

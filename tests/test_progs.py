@@ -269,3 +269,43 @@ def test_threaded_io(progs, priv, tmp_world):
     rc, out, err = run_as(priv, run, [progs.path("threaded_io"), prefix])
     assert (rc, out) == (0, "io ok\n"), err
     assert os.listdir(tmp_world) == []
+
+
+# ---- the backstop's programs (tests/test_backstop.py) ----------------------------------------
+
+def test_jit_getpid(progs, priv):
+    rc, out, err = run_as(priv, run, [progs.path("jit_getpid"), "3"])
+    assert rc == 0, err
+    assert out.startswith("jit=") and int(out.strip()[4:]) > 0
+
+
+def test_mixcalls(progs, priv):
+    rc, out, err = run_as(priv, run, [progs.path("mixcalls")])
+    assert rc == 0, err
+    first, second = out.splitlines()
+    pids = second.split()[2:]
+    assert first == "mix" and second.startswith("mix ok") and len(set(pids)) == 1 and len(pids) == 6
+
+
+def test_exec_chain(progs, priv):
+    dyn, static = progs.path("exec_chain"), progs.path("exec_chain", static=True)
+    rc, out, err = run_as(priv, run, [dyn, static, dyn])
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert [l.split()[0] for l in lines] == ["exec_chain", "exec_chain-static", "exec_chain"]
+    assert all(l.endswith("shim=no") for l in lines)
+    assert len({l.split()[1] for l in lines}) == 1  # one process, one pid
+
+
+def test_static_getpid_probe(progs, priv, tmp_world):
+    pidfile = os.path.join(tmp_world, "probe")
+    rc, out, err = run_as(priv, run, [progs.path("static_getpid_probe", static=True), pidfile, "0"])
+    assert rc == 0, err
+    with open(pidfile) as f:
+        assert int(f.read()) > 0
+    assert not os.path.exists(pidfile + ".done")
+
+
+def test_tramp_edges_without_a_trampoline(progs, priv):
+    rc, out, _ = run_as(priv, run, [progs.path("tramp_edges"), str(0x4E5E_0000_0000)])
+    assert rc == 3 and out.startswith("no trampoline at 0x4e5e00000000")

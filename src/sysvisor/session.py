@@ -56,10 +56,10 @@ class Session:
             from .methods.unotify import UnotifyEngine
 
             return UnotifyEngine(self)
-        if self.method.name in ("sud", "preload"):
+        if self.method.shim:
             from .methods.inprocess import InProcessEngine
 
-            return InProcessEngine(self, self.method.name)
+            return InProcessEngine(self, self.method.shim, backstop=self.method.backstop)
         raise SysvisorError(f"method {self.method.name} has no engine")  # guarded by choose()
 
     # ---- starting ---------------------------------------------------------

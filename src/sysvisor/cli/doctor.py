@@ -48,10 +48,10 @@ def _collect() -> dict:
         m["kernel_ok"] = m["usable"]
         m["implemented"] = bool(info and info.implemented)
         m["capabilities"] = sorted(info.capabilities) if info else []
-        if info is not None and info.name in ("sud", "preload"):
+        if info is not None and info.shim:
             from sysvisor.methods.inprocess import shim_problems
 
-            extra = shim_problems(info.name)  # the shim library: built, and for this arch
+            extra = shim_problems(info.shim)  # the shim library: built, and for this arch
             m["reasons"] = m["reasons"] + extra
             m["kernel_ok"] = m["kernel_ok"] and not extra
         m["usable"] = m["kernel_ok"] and m["implemented"]

@@ -12,7 +12,10 @@ constant-argument predicates. The program
   3. dispatches on the number with a binary search over ranges, so allow
      paths depend on nr and arch only (the kernel caches those, 5.11+);
   4. tests argument predicates 32 bits at a time, since classic BPF only
-     loads 32-bit words.
+     loads 32-bit words;
+  5. with `ip_allow` (the hybrid backstop of the in-process methods), lets
+     a matching call through when its instruction pointer is inside the
+     shim's trampoline: the shim made it, after the layers had seen it.
 """
 from __future__ import annotations
 
@@ -145,12 +148,31 @@ def _emit_predicates(e: _Emitter, alternatives: list[Alternative], match: str, a
     e.emit(bpf.ja(allow))
 
 
+def _emit_ip_check(e: _Emitter, lo: int, hi: int, inside: str, outside: str) -> None:
+    """Jump to `inside` when lo <= seccomp_data.instruction_pointer < hi.
+    The 64-bit pointer is two 32-bit words; the range must not cross a
+    4 GiB boundary, so the high word is one constant."""
+    if not 0 <= lo < hi <= 1 << 64 or lo >> 32 != (hi - 1) >> 32:
+        raise ValueError(f"ip range {lo:#x}-{hi:#x} must be non-empty and within one 4 GiB block")
+    e.emit(bpf.ld_abs(bpf.OFF_IP + 4),
+           bpf.jmp(bpf.BPF_JEQ, lo >> 32, None, outside),
+           bpf.ld_abs(bpf.OFF_IP),
+           bpf.jmp(bpf.BPF_JGE, lo & 0xFFFFFFFF, None, outside),
+           bpf.jmp(bpf.BPF_JGT, (hi - 1) & 0xFFFFFFFF, outside, inside))
+
+
 def compile_filter(interests: list[ArchInterests], match_action: int = bpf.RET_TRACE,
                    default_action: int = bpf.RET_ALLOW,
-                   foreign_action: int = bpf.RET_KILL_PROCESS) -> bytes:
-    """Compile interests into a seccomp program (bytes, 8 per instruction)."""
+                   foreign_action: int = bpf.RET_KILL_PROCESS,
+                   ip_allow: tuple[int, int] | None = None) -> bytes:
+    """Compile interests into a seccomp program (bytes, 8 per instruction).
+    ip_allow=(lo, hi): a call that matches the interests but was made from
+    an instruction in [lo, hi) (seccomp_data.instruction_pointer, the
+    address after the `syscall`) gets default_action instead; x32 numbers
+    never do (they always reach the supervisor)."""
     e = _Emitter()
     match, allow, foreign = ".match", ".allow", ".foreign"
+    notify = ".notify" if ip_allow else match  # match_action, whatever the ip
     e.emit(bpf.ld_abs(bpf.OFF_ARCH))
     arch_labels = []
     for ai in interests:
@@ -162,7 +184,7 @@ def compile_filter(interests: list[ArchInterests], match_action: int = bpf.RET_T
         e.place(lab)
         e.emit(bpf.ld_abs(bpf.OFF_NR))
         if ai.audit_arch == AUDIT_ARCH_X86_64:
-            e.emit(bpf.jmp(bpf.BPF_JGE, X32_SYSCALL_BIT, match, None))
+            e.emit(bpf.jmp(bpf.BPF_JGE, X32_SYSCALL_BIT, notify, None))
         if ai.everything:
             e.emit(bpf.ja(match))
             continue
@@ -182,6 +204,9 @@ def compile_filter(interests: list[ArchInterests], match_action: int = bpf.RET_T
             e.place(lab2)
             _emit_predicates(e, alts, match, allow)
     e.place(match)
+    if ip_allow:
+        _emit_ip_check(e, ip_allow[0], ip_allow[1], allow, notify)
+        e.place(notify)
     e.emit(bpf.ret(match_action))
     e.place(allow)
     e.emit(bpf.ret(default_action))

@@ -1110,12 +1110,13 @@ _PTRACE_OPT = {
     "ptrace_exitkill": "tracees die with the supervisor (else SIGKILL on exit handlers)",
 }
 
+_UNOTIFY_REQ = ("seccomp_user_notif", "seccomp_addfd", "pidfd_open", "pidfd_getfd")
+
 METHODS: dict[str, Method] = {
     "ptrace": Method("ptrace", "ptrace syscall stops", _PTRACE_REQ, dict(_PTRACE_OPT)),
     "seccomp": Method("seccomp", "ptrace + SECCOMP_RET_TRACE",
                       _PTRACE_REQ + ("seccomp_filter", "seccomp_ret_trace"), dict(_PTRACE_OPT)),
-    "unotify": Method("unotify", "seccomp user notification",
-                      ("seccomp_user_notif", "seccomp_addfd", "pidfd_open", "pidfd_getfd"),
+    "unotify": Method("unotify", "seccomp user notification", _UNOTIFY_REQ,
                       {"openat2": "race-free opens on the program's behalf (confinement)",
                        "seccomp_wait_killable_recv": "non-fatal signals do not abort a received call",
                        "seccomp_sync_wake_up": "lower round-trip latency",
@@ -1126,6 +1127,14 @@ METHODS: dict[str, Method] = {
     "preload": Method("preload", "LD_PRELOAD libc overlay (in-process)", (),
                       note="needs nothing from the kernel, only dynamically linked targets "
                            "(a dynamic libc); static binaries are not intercepted"),
+    "sud+backstop": Method("sud+backstop", "sud, with seccomp user notification for the calls "
+                           "the shim does not make",
+                           ("syscall_user_dispatch",) + _UNOTIFY_REQ,
+                           {"ptrace_sud_config": "inspect/set a stopped thread's SUD config",
+                            "seccomp_sync_wake_up": "lower round-trip latency"}),
+    "preload+backstop": Method("preload+backstop", "preload, with seccomp user notification for "
+                               "the calls the shim does not make", _UNOTIFY_REQ,
+                               {"seccomp_sync_wake_up": "lower round-trip latency"}),
     "ebpf": Method("ebpf", "eBPF raw_syscalls tracepoints (observe only)",
                    ("ebpf", "btf", "tracefs_raw_syscalls"),
                    extra=_ebpf_caps),

@@ -269,7 +269,7 @@ class Record(Layer):
             pass
         self.pending[tid] = p
         call.data["_record"] = p
-        call.on_exit(self._exit)
+        call.on_answer(self._exit)
         if self.writer._buf:
             self.writer.flush()
         return call.next()

@@ -32,7 +32,7 @@ class Summary(SetFilter):
 
     def syscall(self, call):
         call.data["summary_t0"] = self._now(call)
-        call.on_exit(self._exit)
+        call.on_answer(self._exit)
         return call.next()
 
     def _exit(self, call):

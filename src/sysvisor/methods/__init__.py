@@ -35,6 +35,10 @@ class MethodInfo:
     # `auto` may pick it: the in-process methods may not, since they lose
     # calls (the loader's, static programs', and for preload libc's own)
     auto: bool = True
+    # in-process methods: the shim ("sud" or "preload"), and whether the
+    # hybrid backstop (methods/backstop.py) runs under it
+    shim: str | None = None
+    backstop: bool = False
 
 
 METHODS: dict[str, MethodInfo] = {
@@ -57,10 +61,26 @@ METHODS: dict[str, MethodInfo] = {
         # signal deliveries or group-stops.
         MethodInfo("sud", "syscall user dispatch: SIGSYS in-process, no context switch",
                    frozenset({"observe", "change_args", "answer", "result", "events"}),
-                   ("syscall_user_dispatch",), True, 5, auto=False),
+                   ("syscall_user_dispatch",), True, 5, auto=False, shim="sud"),
         MethodInfo("preload", "libc overlay (LD_PRELOAD): a function call per libc syscall wrapper",
                    frozenset({"observe", "change_args", "answer", "result", "events"}), (), True, 1,
-                   auto=False),
+                   auto=False, shim="preload"),
+        # The hybrid backstop: the same, plus a seccomp filter that sends to
+        # the supervisor every call a layer asked for that did not come from
+        # the shim's trampoline. Those calls have unotify's limits (no
+        # changed args, no results: a clear error, methods/backstop.py), so
+        # the capabilities are the shim's for the calls it sees; still no
+        # boundary, and still by name only (auto cannot promise results).
+        MethodInfo("sud+backstop", "sud, and seccomp user notification for every call not made "
+                   "from the shim's trampoline (loader, static programs, ...)",
+                   frozenset({"observe", "change_args", "answer", "result", "events"}),
+                   ("syscall_user_dispatch", "seccomp_user_notif", "seccomp_addfd", "pidfd_open",
+                    "pidfd_getfd"), True, 6, auto=False, shim="sud", backstop=True),
+        MethodInfo("preload+backstop", "preload, and seccomp user notification for every call not "
+                   "made from the shim's trampoline (libc's own, inline, static programs, ...)",
+                   frozenset({"observe", "change_args", "answer", "result", "events"}),
+                   ("seccomp_user_notif", "seccomp_addfd", "pidfd_open", "pidfd_getfd"), True, 2,
+                   auto=False, shim="preload", backstop=True),
         MethodInfo("ebpf", "system-wide tracepoints, observe only",
                    frozenset({"observe", "attach"}), ("ebpf", "btf"), False, 0),
     )
@@ -76,10 +96,10 @@ def method_problems(info: MethodInfo, thorough: bool = False) -> list[str]:
     from ..kernel import probe
 
     out = []
-    if info.name in ("sud", "preload"):
+    if info.shim:
         from .inprocess import shim_problems
 
-        out += shim_problems(info.name)
+        out += shim_problems(info.shim)
     for feat in info.requires:
         if not thorough and probe.presumed(feat):
             continue

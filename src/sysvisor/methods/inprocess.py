@@ -27,6 +27,12 @@ on Linux 6.15+, its exit status (PIDFD_INFO_EXIT) even when someone else
 reaps it. The session ends when every process holding the socket is gone
 (end of file) and every known process has been seen to end.
 
+With the hybrid backstop (methods/backstop.py: `sud+backstop`,
+`preload+backstop`) a seccomp filter also sends to this engine every call
+a layer asked for that did not come from the shim's trampoline (the
+loader's, static programs', inline and JIT syscalls, libc's own under
+preload); the shim maps its trampoline at the backstop's fixed address.
+
 Not a security boundary: the shim lives in the program's address space and
 the program can corrupt or bypass it. If the supervisor dies, a program
 thread that needs it (its next intercepted call, or one in flight after at
@@ -49,6 +55,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 
 from .. import _native
 from ..arch import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, to_signed
@@ -354,12 +361,22 @@ class _Pool:
 class InProcessEngine(EngineBase):
     """Runs a spawned program under the in-process shim for a Session."""
 
-    def __init__(self, session, kind: str):
+    def __init__(self, session, kind: str, backstop: bool = False):
         super().__init__(session)
         self.kind = kind
         self.measure = getattr(session, "measure", False)
-        self.stop_ns: list[int] = []
-        self.stops = 0
+        self._stop_ns: list[int] = []
+        self.crossings = 0  # calls (and results) that crossed from the shim
+        # With the backstop, its receivers run the same layers: one lock
+        # keeps undeclared handlers one at a time across both.
+        self.backstop = None
+        self.stack_lock = nullcontext()
+        if backstop:
+            from .backstop import Backstop
+
+            self.stack_lock = threading.RLock()
+            self.backstop = Backstop(session, self.stack_lock)
+        self.follows_root = True  # the spawned program has the shim
         self.threads: dict[int, _Thread] = {}
         self.procs: dict[int, _Proc] = {}
         self.regions: dict[int, _Region] = {}
@@ -387,6 +404,15 @@ class InProcessEngine(EngineBase):
         self.seen: set[int] = set()  # pids that said HELLO
         self.blob = b""  # the compiled layers' bytes, for the shim's evaluator
 
+    @property
+    def stops(self) -> int:
+        """Crossings from the shim, plus the backstop's notifications."""
+        return self.crossings + (self.backstop.stops if self.backstop else 0)
+
+    @property
+    def stop_ns(self) -> list[int]:
+        return self._stop_ns + (self.backstop.stop_ns if self.backstop else [])
+
     # ---- starting -------------------------------------------------------------
 
     def spawn(self, argv: list[str], env: dict | None, cwd: str | None) -> int:
@@ -397,34 +423,52 @@ class InProcessEngine(EngineBase):
             raise MethodUnavailable(f"method {self.kind}: " + "; ".join(problems))
         exe, env = resolve_command(argv, env)
         why = exec_problem(exe)
-        if why:
+        if why and self.backstop is None:
             raise MethodUnavailable(f"method {self.kind} cannot run it: {why}; methods that can: "
-                                    "ptrace, seccomp, unotify")
+                                    f"ptrace, seccomp, unotify, {self.kind}+backstop")
+        # Under the backstop, a program the shim cannot follow runs without
+        # it (and without our variables and fds: nothing would tidy them),
+        # seen through the backstop alone, and so does everything it starts.
+        self.follows_root = why is None
         env = dict(env)
-        self.shim = ShimCopy(self.kind)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cfg = os.memfd_create("cfg", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        cfg = sock_fd = cfg_fd = -1
         try:
-            os.write(cfg, build_config(self.layers, self.abis, self.thread_events, self.blob))
-            fcntl.fcntl(cfg, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK
-                        | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
-            # the program's ends, inheritable, at high numbers (the shim makes them CLOEXEC)
-            sock_fd = fcntl.fcntl(theirs.fileno(), fcntl.F_DUPFD, FD_BASE)
-            cfg_fd = fcntl.fcntl(cfg, fcntl.F_DUPFD, FD_BASE)
-            user = env.get("LD_PRELOAD")
-            env["LD_PRELOAD"] = self.shim.path + (":" + user if user else "")
-            env[ENV_VAR] = f"v1:sock={sock_fd}:cfg={cfg_fd}:up={1 if user else 0}"
+            if self.follows_root:
+                self.shim = ShimCopy(self.kind)
+                cfg = os.memfd_create("cfg", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+                os.write(cfg, build_config(self.layers, self.abis, self.thread_events, self.blob))
+                fcntl.fcntl(cfg, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK
+                            | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+                # the program's ends, inheritable, at high numbers (the shim makes them CLOEXEC)
+                sock_fd = fcntl.fcntl(theirs.fileno(), fcntl.F_DUPFD, FD_BASE)
+                cfg_fd = fcntl.fcntl(cfg, fcntl.F_DUPFD, FD_BASE)
+                user = env.get("LD_PRELOAD")
+                env["LD_PRELOAD"] = self.shim.path + (":" + user if user else "")
+                env[ENV_VAR] = f"v1:sock={sock_fd}:cfg={cfg_fd}:up={1 if user else 0}"
+                if self.backstop is not None:
+                    env[ENV_VAR] += f":tramp={self.backstop.tramp}"
             try:
-                pid, go_fd, err_fd = _native.spawn(
-                    os.fsencode(exe), [os.fsencode(a) for a in argv],
-                    [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()],
-                    None if cwd is None else os.fsencode(cwd), None, 0)
+                if self.backstop is not None:
+                    pid, err_fd = self.backstop.spawn(argv, env, cwd)
+                    go_fd = -1  # the backstop's spawn has released the child
+                else:
+                    pid, go_fd, err_fd = _native.spawn(
+                        os.fsencode(exe), [os.fsencode(a) for a in argv],
+                        [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()],
+                        None if cwd is None else os.fsencode(cwd), None, 0)
             finally:
-                os.close(sock_fd)
-                os.close(cfg_fd)
+                for fd in (sock_fd, cfg_fd):
+                    if fd >= 0:
+                        os.close(fd)
         except BaseException:
             ours.close()
-            self.shim.remove()
+            if cfg >= 0:
+                os.close(cfg)
+            if self.shim is not None:
+                self.shim.remove()
+            if self.backstop is not None:
+                self.backstop.close()
             raise
         finally:
             theirs.close()
@@ -433,8 +477,9 @@ class InProcessEngine(EngineBase):
         self.root_pid = pid
         self.threads[pid] = _Thread(pid, pid)
         self.spawn_err_fd = err_fd
-        os.write(go_fd, b"g")
-        os.close(go_fd)
+        if go_fd >= 0:
+            os.write(go_fd, b"g")
+            os.close(go_fd)
         return pid
 
     def attach(self, pid: int) -> None:
@@ -470,6 +515,8 @@ class InProcessEngine(EngineBase):
         receiver = threading.Thread(target=self._receive_loop, name="sysvisor-inprocess-recv",
                                     daemon=True)
         receiver.start()
+        if self.backstop is not None:
+            self.backstop.start()  # answers the spawn's execve: the program starts
         ok = False
         try:
             try:
@@ -479,6 +526,8 @@ class InProcessEngine(EngineBase):
             self.root_status = status
             os.write(self.wake_w, b"r")
             receiver.join()
+            if self.backstop is not None:
+                self.backstop.join()  # until no task of the tree uses the filter
             ok = True
         finally:
             if not ok:
@@ -489,6 +538,8 @@ class InProcessEngine(EngineBase):
                     pass
                 os.write(self.wake_w, b"q")
                 receiver.join(5)
+                if self.backstop is not None:
+                    self.backstop.stop()  # the rest of the tree fails closed
             self._finish()
         from ..kernel.ptrace import exit_status
 
@@ -511,13 +562,17 @@ class InProcessEngine(EngineBase):
         self.cfg_fd = self.wake_r = self.wake_w = -1
         if self.shim is not None:
             self.shim.remove()
+        if self.backstop is not None:
+            self.backstop.close()
         failed = self.spawn_failure()
         if failed is not None:
             stage, err = failed
             raise SpawnError(f"{'chdir' if stage == 1 else 'exec'}: {os.strerror(err)}")
         if self.lost_hello:
+            what = ("every call a layer asked for went through the backstop" if self.backstop
+                    else "nothing was intercepted")
             sys.stderr.write(f"sysvisor: the program ran without the {self.kind} shim (the loader "
-                             "did not preload it): nothing was intercepted\n")
+                             f"did not preload it, or the shim could not start): {what}\n")
         self._hook("on_end", self.session)
 
     # ---- the receiver -----------------------------------------------------------------
@@ -534,7 +589,8 @@ class InProcessEngine(EngineBase):
             while True:
                 if self.eof and root_done and not by_pidfd:
                     for proc in [p for p in self.procs.values() if p.pidfd < 0]:
-                        self._proc_ended(proc)  # gone before we could hold a pidfd
+                        with self.stack_lock:
+                            self._proc_ended(proc)  # gone before we could hold a pidfd
                     return
                 for fd, ev in poller.poll():
                     if fd == sfd:
@@ -548,14 +604,16 @@ class InProcessEngine(EngineBase):
                         root_done = True
                         self._drain(poller, by_pidfd)
                         if self.root_pid not in self.seen:
-                            self.lost_hello = True
-                            self._exited_unknown_root()
+                            self.lost_hello = self.follows_root
+                            with self.stack_lock:
+                                self._exited_unknown_root()
                     else:
                         proc = by_pidfd.pop(fd)
                         poller.unregister(fd)
                         if not self.eof:
                             self._drain(poller, by_pidfd)
-                        self._proc_ended(proc)
+                        with self.stack_lock:
+                            self._proc_ended(proc)
         except BaseException as exc:  # noqa: BLE001 - the program must not hang on us
             sys.stderr.write(f"sysvisor: {self.kind}: internal error: {exc!r}\n")
             import traceback
@@ -584,7 +642,8 @@ class InProcessEngine(EngineBase):
                     for extra in fds[1:]:
                         os.close(extra)
             try:
-                self._message(data, fd, poller, by_pidfd)
+                with self.stack_lock:
+                    self._message(data, fd, poller, by_pidfd)
             finally:
                 if fd >= 0:
                     os.close(fd)
@@ -719,7 +778,7 @@ class InProcessEngine(EngineBase):
         off = region.slots_off + slot * 128
         (_st, _v, pid, tid, audit, _fl, nr, a0, a1, a2, a3, a4, a5, ip, sp, _val, _seq) = \
             SLOT.unpack_from(region.buf, off)
-        self.stops += 1
+        self.crossings += 1
         abi = self.abis.get(audit)
         if abi is None:
             self._answer(region, off, V_RUN, 0, None)
@@ -757,7 +816,7 @@ class InProcessEngine(EngineBase):
                     self.pending_exec[call.tid] = call
             self._answer(region, off, V_RUN, 0, call if (call.args_changed or want) else None, want)
         if t0:
-            self.stop_ns.append(time.perf_counter_ns() - t0)
+            self._stop_ns.append(time.perf_counter_ns() - t0)
 
     def _answer(self, region: _Region, off: int, verdict: int, value: int, call, want=False) -> None:
         buf = region.buf
@@ -784,7 +843,7 @@ class InProcessEngine(EngineBase):
             return
         if self.pending_exec.get(call.tid) is call:
             del self.pending_exec[call.tid]
-        self.stops += 1
+        self.crossings += 1
         if call.nr in self.abis[call.audit].blocking:
             self.pool.submit(lambda: self._finish_exit(call, region, off, result))
         else:

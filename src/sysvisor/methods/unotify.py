@@ -347,6 +347,8 @@ class UnotifyEngine(EngineBase):
     # handler runs interrupts the call: the kernel restarts it (SA_RESTART)
     # or fails it with EINTR, and the late answer gets ENOENT (ignored).
     wait_killable = True
+    # The Call class of a notification (methods/backstop.py has its own).
+    call_class = UnotifyCall
 
     def __init__(self, session):
         super().__init__(session)
@@ -629,7 +631,7 @@ class UnotifyEngine(EngineBase):
                 self._send(fd, id, 0, 0, ku.FLAG_CONTINUE)
             return
         notif = _Notif(self, fd, id, tid)
-        call = UnotifyCall(notif, None, tid, abi.table.arch, nr, sc, args, ip, 0, notif, chain)
+        call = self.call_class(notif, None, tid, abi.table.arch, nr, sc, args, ip, 0, notif, chain)
         call.audit = audit
         try:
             if blocking:
