@@ -483,11 +483,11 @@ def test_supervisor_death_fails_closed(progs, priv, tmp_world):
     def fn(path, workdir):
         out = os.path.join(workdir, f"out-{os.getpid()}")
         mark = os.path.join(workdir, f"mark-{os.getpid()}")
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)  # before the reader looks
         sup = os.fork()
         if sup == 0:
             code = 1
             try:
-                fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 os.dup2(fd, 1)
                 code = sysvisor.run([path, mark], [FakePid()], method="unotify")
             finally:
@@ -500,8 +500,9 @@ def test_supervisor_death_fails_closed(progs, priv, tmp_world):
             if first.endswith("\n"):
                 pids = [int(x) for x in first.split()]
                 break
-        assert pids, "the program never started"
+        os.close(fd)
         os.kill(sup, signal.SIGKILL)
+        assert pids, "the program never started"
         os.waitpid(sup, 0)
         root_gone = False
         for _ in range(500):
