@@ -484,8 +484,14 @@ class UnotifyEngine(EngineBase):
                 self._start_receiver()
         ok = False
         try:
-            # __WNOTHREAD: the ptrace stops of restart_exec (reported to the
-            # whole thread group otherwise) are the receivers' to see
+            # A ptrace stop of restart_exec would be reported to this wait
+            # too, whatever the flags: the tracer (a receiver) is in the
+            # real parent's thread group, and the kernel then treats the
+            # parent's wait as a ptrace wait (wait_consider_task: "traced by
+            # its real parent's group"), so it could take the stop the
+            # receiver waits for. Wait for the exit on a pidfd first; the
+            # process is a zombie by the time waitpid looks at it.
+            self._await_exit(self.root_pid)
             flags = WNOTHREAD if threading.get_ident() == self.spawn_thread else 0
             try:
                 while True:
@@ -513,6 +519,26 @@ class UnotifyEngine(EngineBase):
         from ..kernel.ptrace import exit_status
 
         return 0 if self.root_status is None else exit_status(self.root_status)
+
+    @staticmethod
+    def _await_exit(pid: int) -> None:
+        """Block until process pid has exited (its pidfd turns readable);
+        returns at once if no pidfd can be had (then waitpid alone waits)."""
+        import select
+
+        try:
+            pidfd = ku.pidfd_open(pid)
+        except OSError:
+            return
+        try:
+            while True:
+                try:
+                    select.select([pidfd], [], [])
+                    return
+                except InterruptedError:
+                    continue
+        finally:
+            os.close(pidfd)
 
     def _kill_root(self) -> None:
         if self.root_pid in self.threads:
