@@ -40,8 +40,12 @@ import sys
 import tempfile
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench_core as core  # noqa: E402  (the shared runner: Variant, rounds, preflight)
+from bench_core import Variant, median  # noqa: E402
+
 SCRIPT = os.path.abspath(__file__)
-TIMEOUT = 1800
 PROGRAMS = ("sh", "seq", "cat")
 USR_LINKS = {"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib", "lib64": "usr/lib64"}
 
@@ -140,57 +144,24 @@ def child_main(root: str, binds: list[str], out: str, argv: list[str]) -> int:
 
 # ---------------------------------------------------------------- driver
 
-class Variant:
-    def __init__(self, name: str, argv: list[str], child: bool = False):
-        self.name, self.argv, self.child = name, argv, child
-        self.samples: list[dict] = []
-        self.skip: str | None = None
-
-
-def run_once(v: Variant, prefix: list[str], env: dict, tmp: str) -> dict:
-    out = os.path.join(tmp, "child.json")
-    if os.path.exists(out):
-        os.unlink(out)
-    argv = prefix + [out if a == "{OUT}" else a for a in v.argv]
-    t0 = time.perf_counter_ns()
-    p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=TIMEOUT)
-    res = {"wall_ns": time.perf_counter_ns() - t0}
-    err = p.stderr.decode(errors="replace").strip()
-    if p.returncode != 0 or (err and not v.child):
-        res["error"] = f"exit status {p.returncode}: {err[-600:]}"
-    if v.child and "error" not in res:
-        try:
-            with open(out) as f:
-                res.update(json.load(f))
-        except (OSError, ValueError) as e:
-            res["error"] = f"no result from child: {e}; {err[-400:]}"
-    return res
-
-
-def median(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
 def build_variants(root: str, binds, loops: int) -> list[Variant]:
     sh = ["/bin/sh", "-c", loop_script(loops)]
-    vs = [Variant("native", ["/bin/sh", "-c", loop_script(loops)])]
+    vs = [Variant("native", ["/bin/sh", "-c", loop_script(loops)], "external")]
     proot = [shutil.which("proot") or "proot", "-r", root, "-w", "/"]
     for host, guest, _ro in binds:
         proot += ["-b", f"{host}:{guest}"]  # proot has no read-only binds
-    v = Variant("proot -r ROOT", proot + sh)
+    v = Variant("proot -r ROOT", proot + sh, "external")
     if shutil.which("proot") is None:
         v.skip = "proot not found (apt-get install proot)"
     vs.append(v)
     cli = [sys.executable, "-m", "sysvisor", "run", "--root", root]
     for host, guest, ro in binds:
         cli += ["--ro-bind" if ro else "--bind", f"{host}:{guest}"]
-    vs.append(Variant("sysvisor run --root ROOT", cli + ["--"] + sh))
+    vs.append(Variant("sysvisor run --root ROOT", cli + ["--"] + sh, "external"))
     spec = [f"{h}:{g}:{'ro' if ro else 'rw'}" for h, g, ro in binds]
     vs.append(Variant("sysvisor Confine (API)",
                       [sys.executable, SCRIPT, "--child", "--root", root, "--out", "{OUT}",
-                       *[f"--bind={b}" for b in spec], "--"] + sh, child=True))
+                       *[f"--bind={b}" for b in spec], "--"] + sh, "child"))
     return vs
 
 
@@ -225,22 +196,11 @@ def main() -> int:
         binds = build_tree(root, args.tree)
         vs = build_variants(root, binds, loops)
         for v in vs:  # preflight: a broken variant becomes a clear skip
-            if v.skip:
-                continue
-            saved, v.argv = v.argv, v.argv[:-1] + [loop_script(2)]
-            res = run_once(v, prefix, env, tmp)
-            v.argv = saved
-            if "error" in res:
-                v.skip = "preflight failed: " + res["error"].splitlines()[0][:300]
-                log(f"  {v.name}: {v.skip}")
-        live = [v for v in vs if not v.skip]
-        for r in range(rounds):
-            for v in live[r % len(live):] + live[:r % len(live)]:
-                res = run_once(v, prefix, env, tmp)
-                res["round"] = r
-                v.samples.append(res)
-                log(f"  round {r + 1}/{rounds} {v.name:<26} "
-                    + ("ERROR " + res["error"][:200] if "error" in res else f"{res['wall_ns'] / 1e9:.3f} s"))
+            if v.skip is None:
+                core.preflight(v, prefix, env, tmp, _shrink)
+                if v.skip:
+                    log(f"  {v.name}: {v.skip}")
+        core.run_rounds("confine", vs, rounds, prefix, env, tmp, log)
 
     def walls(v):
         return {s["round"]: s["wall_ns"] for s in v.samples if "error" not in s}
@@ -268,9 +228,10 @@ def main() -> int:
         xn = median([w[r] / nat[r] for r in w if r in nat])
         xp = median([w[r] / pr[r] for r in w if r in pr])
         ok = [s for s in v.samples if "error" not in s]
-        stops = median([s.get("stops") for s in ok]) if v.child else None
+        child = v.kind == "child"
+        stops = median([s.get("stops") for s in ok]) if child else None
         py = (f"{median([s['stop_ns_median'] for s in ok]) / 1000:.1f} "
-              f"({median([s['stop_ns_p90'] for s in ok]) / 1000:.1f})") if v.child else "–"
+              f"({median([s['stop_ns_p90'] for s in ok]) / 1000:.1f})") if child else "–"
         md.append(f"| {v.name} | {m / 1e9:.3f} | {xn:.2f} | "
                   + (f"{xp:.2f}" if xp is not None else "–")
                   + f" | {stops if stops is not None else '–'} | {py} |")
@@ -286,6 +247,10 @@ def main() -> int:
                        "skipped": {v.name: v.skip for v in vs if v.skip}, "markdown": md}, f,
                       indent=1)
     return 0
+
+
+def _shrink(argv):
+    return argv[:-1] + [loop_script(2)]
 
 
 if __name__ == "__main__":
