@@ -24,6 +24,24 @@ def traced_session(s, argv):
         return status, out.read().decode()
 
 
+def unavailable(method: str) -> str | None:
+    """Why `method` cannot run here (None: it can). Probes the kernel once,
+    in this process, before any test forks."""
+    try:
+        sysvisor.methods.choose(method, [])
+        return None
+    except sysvisor.SysvisorError as e:
+        return str(e)
+
+
+def skip_module_without(method: str):
+    """A pytestmark that skips a whole module when `method` cannot run here."""
+    import pytest
+
+    why = unavailable(method)
+    return pytest.mark.skipif(why is not None, reason=f"{method} unavailable: {why}")
+
+
 def cli_capture(argv):
     """sysvisor's main(argv), with what it and the program write to fds 1
     and 2 (and Python's sys.stderr) captured: (status, out, err)."""

@@ -18,13 +18,7 @@ from sysvisor.layers.confine import Confine
 from conftest import run_as
 import helpers
 
-try:
-    sysvisor.methods.choose("unotify", [])
-    UNAVAILABLE = None
-except sysvisor.SysvisorError as _e:
-    UNAVAILABLE = str(_e)
-
-pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"unotify unavailable: {UNAVAILABLE}")
+pytestmark = helpers.skip_module_without("unotify")
 
 SECRET = "SECRET-do-not-read\n"
 

@@ -27,15 +27,10 @@ from sysvisor.layers.bypass import BYPASS, BYPASS_ERRNO, BYPASS_FLAGS, BYPASS_LI
 from sysvisor.layers.net import Net
 from sysvisor.tables import table
 from conftest import run_as
+import helpers
 from helpers import cli_capture
 
-try:
-    sysvisor.methods.choose("unotify", [])
-    UNAVAILABLE = None
-except sysvisor.SysvisorError as _e:
-    UNAVAILABLE = str(_e)
-
-pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"unotify unavailable: {UNAVAILABLE}")
+pytestmark = helpers.skip_module_without("unotify")
 
 ROOT_PROGS = ["sh", "dash", "cat", "ls", "echo", "readlink", "env", "true", "seq", "mkdir", "tar", "sort"]
 HOST_PATH = "/usr/bin:/bin"

@@ -36,15 +36,10 @@ from sysvisor.layers.net import Net
 from sysvisor.layers.policy import Policy, Rule, confinement_denials
 from sysvisor.tables import table
 from conftest import is_root, run_as
+import helpers
 from escape_attacks import ATTACKS, BLOCKED, BY_NAME, ESCAPES, MAY, METHODS, NA, NO_NET
 
-try:
-    sysvisor.methods.choose("unotify", [])
-    UNAVAILABLE = None
-except sysvisor.SysvisorError as _e:
-    UNAVAILABLE = str(_e)
-
-pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"unotify unavailable: {UNAVAILABLE}")
+pytestmark = helpers.skip_module_without("unotify")
 
 SECRET = "SECRET-do-not-read: the escape battery's secret\n"
 USER_UID = 65534

@@ -27,13 +27,7 @@ for _arch in ("x86_64", "i386", "aarch64"):  # children that dropped privileges 
     except Exception:
         pass
 
-try:
-    sysvisor.methods.choose("unotify", [])
-    UNAVAILABLE = None
-except sysvisor.SysvisorError as _e:
-    UNAVAILABLE = str(_e)
-
-pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"unotify unavailable: {UNAVAILABLE}")
+pytestmark = helpers.skip_module_without("unotify")
 
 
 def traced(argv, layers=(), method="unotify", **kw):
