@@ -278,40 +278,6 @@ def test_when_predicate_in_the_shim(priv, method):
     assert status == 0 and fds == [1]
 
 
-def test_blocking_handler_does_not_stall_others(progs, priv, method):
-    class Gate(sysvisor.Layer):
-        def __init__(self):
-            self.others = threading.Event()
-            self.blocked_tid = None
-            self.n = 0
-            self.lock = threading.Lock()
-
-        @sysvisor.blocking
-        def close(self, call):
-            with self.lock:
-                first = self.blocked_tid is None and call.tid != call.pid
-                if first:
-                    self.blocked_tid = call.tid
-            if first:
-                assert self.others.wait(30), "other threads stalled"
-            return call.next()
-
-        def getpid(self, call):
-            if self.blocked_tid is not None and call.tid != self.blocked_tid:
-                self.n += 1
-                if self.n >= 100:
-                    self.others.set()
-            return call.next()
-
-    def fn(path):
-        g = Gate()
-        status, out = traced([path, "4", "200"], [g], method)
-        return status, out, g.others.is_set()
-
-    status, out, released = run_as(priv, fn, progs.path("threads"), timeout=60)
-    assert status == 0 and "threads ok 4" in out and released
-
-
 def test_many_threads_no_lost_or_misrouted_answer(progs, method):
     """200 threads x 1000 getpid calls, each answered with the caller's tid."""
     class TidPid(sysvisor.Layer):

@@ -18,6 +18,7 @@ import sysvisor.methods
 import sysvisor.methods.ptrace
 import sysvisor.tables
 from conftest import run_as
+import helpers
 from helpers import Count, FakePid, traced, traced_session
 
 # the unprivileged children cannot import anything new: load it all now
@@ -291,11 +292,15 @@ def test_raising_handler_never_sticks(progs, priv, method, enforcing, capfd):
     assert err.count("raised RuntimeError") == 1
 
 
-@pytest.mark.parametrize("method", METHODS + ["unotify"])
+@pytest.mark.parametrize("method", METHODS + ["unotify", "sud", "preload"])
 def test_blocking_handler_does_not_stall_others(progs, priv, method):
-    """Thread A's first openat blocks in its handler until the other threads
-    have made 100 getpid calls: if blocking stalled the tracer, this would
-    deadlock (the run is bounded by run_as's timeout)."""
+    """Thread A's first close blocks in its handler until the other threads
+    have made 100 getpid calls: if blocking stalled the supervisor, this
+    would deadlock (the run is bounded by run_as's timeout). close, not
+    openat: libc's open() is `open` to the preload method."""
+    why = helpers.unavailable(method)
+    if why:
+        pytest.skip(f"{method} unavailable: {why}")
 
     class Gate(sysvisor.Layer):
         def __init__(self):
@@ -305,7 +310,7 @@ def test_blocking_handler_does_not_stall_others(progs, priv, method):
             self.lock = threading.Lock()
 
         @sysvisor.blocking
-        def openat(self, call):
+        def close(self, call):
             with self.lock:
                 first = self.blocked_tid is None and call.tid != call.pid
                 if first:
