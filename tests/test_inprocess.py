@@ -13,7 +13,6 @@ import errno
 import os
 import signal
 import subprocess
-import threading
 import time
 
 import pytest
