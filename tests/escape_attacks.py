@@ -48,9 +48,9 @@ NOTES = [
     "process_vm_*, mount family, chroot, pivot_root, unshare/clone namespace flags) hold on "
     "every method: the call never runs.",
     "x32: the kernel here has no x32 ABI, so an x32 call fails with ENOSYS whoever handles it. "
-    "The filter sends x32 numbers to the supervisor on every method; unotify's enforcing stack "
-    "answers them itself (the test counts the notifications), the ptrace engine hands them to "
-    "the kernel unchecked (n/a here; on a kernel with x32 they would get around the path rule).",
+    "The filter sends x32 numbers to the supervisor on every method, and an enforcing stack "
+    "that has no handler for them fails them with ENOSYS on unotify, seccomp and ptrace alike "
+    "(the test counts the notifications on unotify).",
     "Killing the supervisor: on unotify the program's first process dies (PR_SET_PDEATHSIG) "
     "and its other processes find every intercepted call failing with ENOSYS; on seccomp and "
     "ptrace every tracee is killed (PTRACE_O_EXITKILL).",
