@@ -229,6 +229,49 @@ def test_multithreaded_exec_restart(priv, rootfs, world):
         assert "mt-exec-ok" not in out and st != 0
 
 
+def _run_late_restart_wait(root, binds, argv):
+    """_run, the Python restart only, with the session thread late to wait
+    for the process and the receiver later still to wait for the thread's
+    ptrace stop: the stop is pending when the session thread starts to
+    wait."""
+    import threading
+    import time
+
+    from sysvisor.methods import unotify
+
+    send, real_os = unotify._send, unotify.os
+
+    def late_send(fd, id, val, err, flags):
+        send(fd, id, val, err, flags)
+        if err == unotify.ERESTARTNOINTR:
+            time.sleep(0.4)
+
+    class LateOs:
+        def __getattr__(self, name):
+            return getattr(real_os, name)
+
+        def waitpid(self, pid, flags):
+            if threading.current_thread() is threading.main_thread():
+                time.sleep(0.2)
+            return real_os.waitpid(pid, flags)
+
+    unotify._send, unotify.os = late_send, LateOs()
+    try:
+        return _run(root, binds, argv, fast=False)
+    finally:
+        unotify._send, unotify.os = send, real_os
+
+
+def test_restart_stop_is_the_receivers(priv, rootfs, world):
+    """The first process is the session thread's own child: while a
+    receiver restarts its exec, nothing else of the supervisor may take the
+    ptrace stop (a wait on its pid would, whatever the flags, and the
+    receiver would wait forever)."""
+    st, out, _ = run_as(priv, _run_late_restart_wait, rootfs, _binds(world),
+                        ["/bin/sh", "-c", "echo restarted"], timeout=30)
+    assert out == "restarted\n" and st == 0
+
+
 def _escape_exec(root, binds, secret, outside):
     return _run(root, binds, ["/opt/t/confine_escape", "exec_toctou", secret, outside])
 
