@@ -1202,10 +1202,11 @@ sv_notif_sizes(PyObject *self, PyObject *noargs)
  * blocks this thread) and handed over with NOTIF_ADDFD + SEND, or its stat
  * written and answered. Anything else (other kinds of files, symlinks on
  * the way, writes to read-only mounts, O_CREAT, relative paths, the
- * answers the walk must give) goes to Python unchanged. The configuration
- * is immutable while receivers run; `enabled` is cleared when the
- * program's credentials may differ from the supervisor's (Python then
- * acts with the program's). */
+ * answers the walk must give) goes to Python unchanged. Execs are decided
+ * here too, with Landlock ("exec, decided in C" below). The configuration
+ * is immutable while receivers run (the exec formats Python adds have
+ * their own lock); `enabled` is cleared when the program's credentials may
+ * differ from the supervisor's (Python then acts with the program's). */
 
 enum { FK_NONE, FK_OPEN, FK_OPENAT, FK_STAT, FK_LSTAT, FK_NEWFSTATAT, FK_ACCESS, FK_FACCESSAT,
        FK_FACCESSAT2, FK_EXECVE, FK_EXECVEAT };
