@@ -135,7 +135,7 @@ def child_main(root: str, binds: list[str], out: str, argv: list[str]) -> int:
     wall = time.perf_counter_ns() - t0
     ns = sorted(s.stop_ns)
     with open(out, "w") as f:
-        json.dump({"status": status, "inner_wall_ns": wall, "stops": s.stops,
+        json.dump({"status": status, "inner_wall_ns": wall, "stops": s.stops, "py_stops": len(ns),
                    "stop_ns_median": statistics.median(ns) if ns else None,
                    "stop_ns_p90": ns[int(len(ns) * 0.9)] if ns else None,
                    "errors": [repr(e) for e in s.errors][:5]}, f)
@@ -213,8 +213,9 @@ def main() -> int:
           f"tree: {args.tree}; {rounds} interleaved rounds, medians; "
           + (f"pinned with `taskset -c {args.pin}`" if prefix else "unpinned") + "  ",
           f"Loop: `sh -c '{loop_script(loops)}'` (LANG=C)", "",
-          "| variant | wall, median (s) | × native | × proot (per-round median) | stops "
-          "| Python µs per stop, median (p90) |", "|---|---:|---:|---:|---:|---:|"]
+          "| variant | wall, median (s) | × native | × proot (per-round median) "
+          "| stops (in Python) | Python µs per Python stop, median (p90) |",
+          "|---|---:|---:|---:|---:|---:|"]
     summary = {}
     for v in vs:
         if v.skip:
@@ -229,7 +230,8 @@ def main() -> int:
         xp = median([w[r] / pr[r] for r in w if r in pr])
         ok = [s for s in v.samples if "error" not in s]
         child = v.kind == "child"
-        stops = median([s.get("stops") for s in ok]) if child else None
+        stops = (f"{median([s.get('stops') for s in ok]):.0f} "
+                 f"({median([s.get('py_stops') for s in ok]):.0f})") if child else None
         py = (f"{median([s['stop_ns_median'] for s in ok]) / 1000:.1f} "
               f"({median([s['stop_ns_p90'] for s in ok]) / 1000:.1f})") if child else "–"
         md.append(f"| {v.name} | {m / 1e9:.3f} | {xn:.2f} | "

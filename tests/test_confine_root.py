@@ -224,6 +224,49 @@ def test_multithreaded_exec_restart(priv, rootfs, world):
         assert "mt-exec-ok" not in out and st != 0
 
 
+def _run_late_restart_wait(root, binds, argv):
+    """_run, the Python restart only, with the session thread late to wait
+    for the process and the receiver later still to wait for the thread's
+    ptrace stop: the stop is pending when the session thread starts to
+    wait."""
+    import threading
+    import time
+
+    from sysvisor.methods import unotify
+
+    send, real_os = unotify._send, unotify.os
+
+    def late_send(fd, id, val, err, flags):
+        send(fd, id, val, err, flags)
+        if err == unotify.ERESTARTNOINTR:
+            time.sleep(0.4)
+
+    class LateOs:
+        def __getattr__(self, name):
+            return getattr(real_os, name)
+
+        def waitpid(self, pid, flags):
+            if threading.current_thread() is threading.main_thread():
+                time.sleep(0.2)
+            return real_os.waitpid(pid, flags)
+
+    unotify._send, unotify.os = late_send, LateOs()
+    try:
+        return _run(root, binds, argv, fast=False)
+    finally:
+        unotify._send, unotify.os = send, real_os
+
+
+def test_restart_stop_is_the_receivers(priv, rootfs, world):
+    """The first process is the session thread's own child: while a
+    receiver restarts its exec, nothing else of the supervisor may take the
+    ptrace stop (a wait on its pid would, whatever the flags, and the
+    receiver would wait forever)."""
+    st, out, _ = run_as(priv, _run_late_restart_wait, rootfs, _binds(world),
+                        ["/bin/sh", "-c", "echo restarted"], timeout=30)
+    assert out == "restarted\n" and st == 0
+
+
 def _escape_exec(root, binds, secret, outside):
     return _run(root, binds, ["/opt/t/confine_escape", "exec_toctou", secret, outside])
 
@@ -276,6 +319,97 @@ def test_fast_path_answers_like_the_walk(priv, rootfs, world):
     assert "stat=ENOENT" in lines["/nonexistent/x"] and "stat=ENOTDIR" in lines["/etc/hostname/x"]
     assert "nofollow=ELOOP" in lines["/w/link"] and "stat=ENOENT" in lines["/w/dangling"]
     assert fast[0] == slow[0] == 0
+
+
+class _CountingConfine(Confine):
+    """Confine that counts the execve notifications its Python handler saw
+    (the C fast path still applies: the chain is this layer alone)."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.py_execs = 0
+
+    def execve(self, call):
+        self.py_execs += 1
+        return super().execve(call)
+
+
+def _run_counting(root, binds, argv, fast):
+    layer = _CountingConfine(root, binds, cwd="/", fast=fast)
+    try:
+        status, out = _traced(argv, [layer])
+        return status, out, layer.landlock_active, layer.py_execs
+    finally:
+        layer.release()
+
+
+def _patched_interp(src: str, dst: str, interp: bytes, mode: int = 0o755) -> None:
+    """A copy of the dynamic ELF src whose PT_INTERP says `interp` (at most
+    as long as the original, NUL-padded)."""
+    with open(src, "rb") as f:
+        data = f.read()
+    old = b"/lib64/ld-linux-x86-64.so.2\0"
+    assert data.count(old) == 1 and len(interp) < len(old)
+    with open(dst, "wb") as f:
+        f.write(data.replace(old, interp.ljust(len(old), b"\0")))
+    os.chmod(dst, mode)
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the PT_INTERP patched in is x86_64's")
+def test_fast_exec_answers_like_the_walk(priv, rootfs, world, progs):
+    """Execs decided in C (fast.py: fresh execs, with Landlock) answer like
+    the Python handler, for files it decides (the loader run explicitly, a
+    static program, a program at its host path run natively, errors on the
+    way) and files it hands on (scripts, relative paths and interpreters,
+    "..", /proc): each exec twice, since C only knows a file's format once
+    Python parsed it."""
+    hostdir = progs.outdir
+    progs.path("confine_calls")
+    try:  # in the root, and at its host path (run natively)
+        statics = ["/opt/t/static_hello", progs.path("static_hello", static=True)]
+    except pytest.skip.Exception:
+        statics = []
+    cc = os.path.join(rootfs, "opt/t/confine_calls")
+
+    def fresh(name):
+        w = os.path.join(world["base"], name)
+        os.mkdir(w)
+        os.chmod(w, 0o777)
+        _write(os.path.join(w, "f"), "x\n", 0o644)
+        os.symlink("f", os.path.join(w, "link"))
+        os.symlink("nowhere", os.path.join(w, "dangling"))
+        _write(os.path.join(w, "s.sh"), "#!/bin/sh\necho script $0 $1\n")
+        shutil.copy(cc, os.path.join(w, "d" * 24))  # a dynamic ELF as an interpreter
+        shutil.copy(cc, os.path.join(w, "n" * 24))
+        os.chmod(os.path.join(w, "n" * 24), 0o644)
+        _patched_interp(cc, os.path.join(w, "missing_interp"), b"/lib64/ld-linux-x86-64.so.X")
+        _patched_interp(cc, os.path.join(w, "dyn_interp"), b"/w/" + b"d" * 24)
+        _patched_interp(cc, os.path.join(w, "noexec_interp"), b"/w/" + b"n" * 24)
+        _patched_interp(cc, os.path.join(w, "rel_interp"), b"lib64/ld-linux-x86-64.so.2")
+        _patched_interp(cc, os.path.join(w, "xonly"), b"/lib64/ld-linux-x86-64.so.2", 0o711)
+        return [(w, "/w", False), (hostdir, hostdir, True)]
+
+    paths = ["/opt/t/confine_calls", "/bin/echo", "/bin/sh", *statics, f"{hostdir}/confine_calls",
+             "/w/f", "/w", "/w/link", "/w/dangling", "/nonexistent", "/etc/hostname/x",
+             "/w/missing_interp", "/w/dyn_interp", "/w/noexec_interp", "/w/rel_interp", "/w/xonly",
+             "/w/s.sh", "/w/../opt/t/confine_calls", "opt/t/confine_calls", "/proc/self/exe"]
+    argv = ["/opt/t/confine_calls", "execs", *paths]
+    fast = run_as(priv, _run_counting, rootfs, fresh("w-fast"), argv, True)
+    slow = run_as(priv, _run_counting, rootfs, fresh("w-slow"), argv, False)
+    assert fast[1] == slow[1], "\n".join(f"{a}\n{b}" for a, b in zip(fast[1].splitlines(),
+                                                                   slow[1].splitlines()) if a != b)
+    out = fast[1]
+    assert "argv[0]=zero argv[1]=argv exe=/opt/t/confine_calls" in out
+    assert f"argv[0]=zero argv[1]=argv exe={hostdir}/confine_calls" in out
+    for path, err in [("/w/f", "EACCES"), ("/w", "EACCES"), ("/w/link", "EACCES"),
+                      ("/w/dangling", "ENOENT"), ("/nonexistent", "ENOENT"),
+                      ("/etc/hostname/x", "ENOTDIR"), ("/w/missing_interp", "ENOENT"),
+                      ("/w/dyn_interp", "ELIBBAD"), ("/w/noexec_interp", "EACCES")]:
+        assert out.count(f"{path}: {err}\n") == 2, (path, out)
+    assert out.count("script /w/s.sh argv") == 2
+    assert fast[0] == slow[0] == 0
+    if fast[2]:  # Landlock active: the second exec of each file was decided in C
+        assert fast[3] < slow[3] - len(paths) // 2, (fast[3], slow[3])
 
 
 # ---- python3 -------------------------------------------------------------------------------

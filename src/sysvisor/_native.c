@@ -1112,6 +1112,8 @@ sv_wait(PyObject *self, PyObject *args)
 
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <pthread.h>
+#include <sys/user.h>
 
 struct sv_seccomp_data {
     int32_t nr;
@@ -1200,10 +1202,11 @@ sv_notif_sizes(PyObject *self, PyObject *noargs)
  * blocks this thread) and handed over with NOTIF_ADDFD + SEND, or its stat
  * written and answered. Anything else (other kinds of files, symlinks on
  * the way, writes to read-only mounts, O_CREAT, relative paths, the
- * answers the walk must give) goes to Python unchanged. The configuration
- * is immutable while receivers run; `enabled` is cleared when the
- * program's credentials may differ from the supervisor's (Python then
- * acts with the program's). */
+ * answers the walk must give) goes to Python unchanged. Execs are decided
+ * here too, with Landlock ("exec, decided in C" below). The configuration
+ * is immutable while receivers run (the exec formats Python adds have
+ * their own lock); `enabled` is cleared when the program's credentials may
+ * differ from the supervisor's (Python then acts with the program's). */
 
 enum { FK_NONE, FK_OPEN, FK_OPENAT, FK_STAT, FK_LSTAT, FK_NEWFSTATAT, FK_ACCESS, FK_FACCESSAT,
        FK_FACCESSAT2, FK_EXECVE, FK_EXECVEAT };
@@ -1223,6 +1226,11 @@ struct fast_prefix { char *s; size_t len; int fd; int ro; };
  * and text and the file's inode are the ones registered (Landlock active:
  * Python registers nothing otherwise). */
 struct fast_exec { int tid; uint64_t addr; char path[4096]; dev_t dev; ino_t ino; };
+/* The format of a file Python parsed (execs.py's cache, same key), for the
+ * execs decided here: a static ELF, or a dynamic one and its PT_INTERP; for
+ * a loader Python ran explicitly, whether it takes --argv0 (0 unknown). */
+struct fast_kind { dev_t dev; ino_t ino; int64_t mtime; int64_t size; int type; int argv0; char *interp; };
+#define FAST_KINDS 256
 struct fast_conf {
     int listener;
     volatile int enabled;
@@ -1237,6 +1245,9 @@ struct fast_conf {
     volatile unsigned long handled;
     struct fast_exec pending[FAST_PENDING];
     unsigned int next_pending;
+    volatile int exec_fresh;  /* fresh execs decided here too (Landlock active) */
+    pthread_mutex_t kinds_lock;
+    struct fast_kind kinds[FAST_KINDS];
 };
 
 static struct fast_conf *fast_confs[16];
@@ -1383,7 +1394,8 @@ fast_openat2(int dirfd, const char *path, int flags)
     return syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
-/* A registered restart (see struct fast_exec): CONTINUE it. */
+/* A registered restart (see struct fast_exec): CONTINUE it. 1 answered,
+ * 0 Python (it failed the check), -1 none registered. */
 static int
 fast_exec(struct fast_conf *c, int lfd, struct sv_notif *n, uint64_t addr)
 {
@@ -1400,7 +1412,7 @@ fast_exec(struct fast_conf *c, int lfd, struct sv_notif *n, uint64_t addr)
             break;
         }
     if (!p)
-        return 0;
+        return -1;
     __atomic_store_n(&p->tid, 0, __ATOMIC_RELEASE);  /* used once, whatever happens */
     if (read_cstr(n->pid, addr, path, sizeof path) < 0 || strcmp(path, p->path) ||
         !fast_valid(lfd, n->id) || stat(p->path, &st) < 0 || st.st_dev != p->dev ||
@@ -1414,6 +1426,399 @@ fast_exec(struct fast_conf *c, int lfd, struct sv_notif *n, uint64_t addr)
     memcpy(buf, &resp, sizeof resp);
     ioctl(lfd, SV_NOTIF_SEND, buf);
     return 1;
+}
+
+/* ---- exec, decided in C --------------------------------------------------
+ * What layers/confine/execs.py decides for the commonest exec, decided here
+ * the same way (fast.py says why it is the same): execve of an absolute
+ * path that the view resolves with its fast path (the root's top-level
+ * links, a trailing symlink, one openat2 per hop), of an ELF file whose
+ * format Python parsed before (the kinds below, keyed like Python's cache),
+ * static or with an absolute PT_INTERP that resolves the same way to a
+ * static ELF. Only with Landlock active (the restarted call's re-check and
+ * Landlock are the security argument; without Landlock Python checks that
+ * nothing can race the exec). Then, like Python: if the kernel's own
+ * lookups find the very inodes, CONTINUE; otherwise the call is restarted
+ * with the view's file, as call.restart_exec does (ERESTARTNOINTR while a
+ * PTRACE_SEIZE + INTERRUPT is pending, registers pointed at copies below
+ * the stack pointer, the restart registered for fast_exec). Everything
+ * else, and every case where Python would say something, goes to Python
+ * before anything was done. */
+
+#define FAST_ARGV 512          /* argv pointers read here; longer: Python */
+#define FAST_PYTHON (-2)       /* fast_lookup/fast_step: Python decides */
+
+enum { EK_NONE, EK_STATIC, EK_DYNAMIC };
+
+static int
+fast_kind_slot(dev_t dev, ino_t ino)
+{
+    return (int)(((uint64_t)dev * 31 + (uint64_t)ino) % FAST_KINDS);
+}
+
+/* The kind Python registered for this file (same key as execs.py's cache);
+ * copies the interpreter into interp. EK_NONE: unknown. */
+static int
+fast_kind_get(struct fast_conf *c, const struct stat *st, char *interp, int *argv0)
+{
+    struct fast_kind *k;
+    int type = EK_NONE;
+    pthread_mutex_lock(&c->kinds_lock);
+    k = &c->kinds[fast_kind_slot(st->st_dev, st->st_ino)];
+    if (k->type != EK_NONE && k->dev == st->st_dev && k->ino == st->st_ino &&
+        k->mtime == (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec &&
+        k->size == (int64_t)st->st_size) {
+        type = k->type;
+        *argv0 = k->argv0;
+        if (type == EK_DYNAMIC)
+            strcpy(interp, k->interp);
+    }
+    pthread_mutex_unlock(&c->kinds_lock);
+    return type;
+}
+
+/* View.fast_path(path, O_PATH) for an absolute guest path: an O_PATH fd, the
+ * guest path reached (guest, PATH_MAX) and its mount; -1 with errno: the
+ * kernel's answer (Python raises it too); FAST_PYTHON: the walk decides. */
+static int
+fast_lookup(struct fast_conf *c, const char *path, char *guest)
+{
+    static __thread char cur[4096], target[4096];
+    int hop;
+    if (strlen(path) >= sizeof cur)
+        return FAST_PYTHON;
+    strcpy(cur, path);
+    for (hop = 0; hop < 8; hop++) {
+        struct fast_prefix *m;
+        const char *rest, *slash;
+        char parent[4096];
+        int fd, pfd;
+        ssize_t tl;
+        size_t plen;
+        if (!fast_simple(c, cur, guest) || !(m = fast_mount(c, guest, &rest)))
+            return FAST_PYTHON;
+        fd = (int)fast_openat2(m->fd, rest, O_PATH);
+        if (fd >= 0)
+            return fd;
+        if (errno != ELOOP)
+            return (errno == EXDEV || errno == EAGAIN) ? FAST_PYTHON : -1;
+        /* a symlink as the last component (any other: the walk) */
+        slash = strrchr(rest, '/');
+        plen = slash ? (size_t)(slash - rest) : 0;
+        memcpy(parent, rest, plen);
+        strcpy(parent + plen, plen ? "" : ".");
+        pfd = (int)fast_openat2(m->fd, parent, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+        if (pfd < 0)
+            return FAST_PYTHON;
+        tl = readlinkat(pfd, slash ? slash + 1 : rest, target, sizeof target - 1);
+        close(pfd);
+        if (tl <= 0)
+            return FAST_PYTHON;
+        target[tl] = 0;
+        if (target[0] == '/') {
+            strcpy(cur, target);
+            continue;
+        }
+        /* relative: from the parent reached without a symlink, whose ".."
+         * is its real parent (as the walk's stack pops it) */
+        {
+            char *t = target, *cut;
+            strcpy(cur, guest);
+            cut = strrchr(cur, '/');
+            *(cut == cur ? cut + 1 : cut) = 0;
+            while (!strncmp(t, "../", 3) || !strcmp(t, "..")) {
+                cut = strrchr(cur, '/');
+                *(cut == cur ? cut + 1 : cut) = 0;
+                t += t[2] ? 3 : 2;
+            }
+            if (*t) {
+                size_t cl = strlen(cur);
+                if (cl + 1 + strlen(t) >= sizeof cur)
+                    return FAST_PYTHON;
+                if (strcmp(cur, "/"))
+                    cur[cl++] = '/';
+                strcpy(cur + cl, t);
+            }
+        }
+    }
+    return FAST_PYTHON;
+}
+
+/* execs.Execs.step: a regular file, executable and readable by the program
+ * (the supervisor: the fast path is off once credentials changed). 0, an
+ * errno for the call, or FAST_PYTHON (Python says why). */
+static int
+fast_step(int fd, struct stat *st)
+{
+    char proc[64];
+    if (fstat(fd, st) < 0)
+        return FAST_PYTHON;
+    if (!S_ISREG(st->st_mode))
+        return EACCES;
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    /* Python: os.access(X_OK), then an open for reading (it parses the
+     * file); here the format is known, and one access(2) says both */
+    if (faccessat(AT_FDCWD, proc, X_OK | R_OK, AT_EACCESS) == 0)
+        return 0;
+    if (faccessat(AT_FDCWD, proc, X_OK, AT_EACCESS) < 0)
+        return EACCES;  /* also a noexec mount */
+    return FAST_PYTHON;  /* unreadable: refused with a message there */
+}
+
+/* execs.Execs._real_same: does the kernel's own lookup find this inode? */
+static int
+fast_real_same(const char *path, const struct stat *st)
+{
+    struct stat rst;
+    return stat(path, &rst) == 0 && rst.st_dev == st->st_dev && rst.st_ino == st->st_ino;
+}
+
+static void
+fast_exec_register(struct fast_conf *c, int tid, uint64_t addr, const char *path, size_t plen,
+                   dev_t dev, ino_t ino)
+{
+    struct fast_exec *p = &c->pending[__atomic_fetch_add(&c->next_pending, 1, __ATOMIC_RELAXED) %
+                                      FAST_PENDING];
+    __atomic_store_n(&p->tid, 0, __ATOMIC_RELEASE);
+    p->addr = addr;
+    memcpy(p->path, path, plen);
+    p->path[plen] = 0;
+    p->dev = dev;
+    p->ino = ino;
+    __atomic_store_n(&p->tid, tid, __ATOMIC_RELEASE);
+}
+
+/* The argv of a restart: each entry a new string (copied below the stack
+ * pointer) or, str NULL, a pointer into the program's memory (its own
+ * argv strings, unchanged). */
+struct fast_argv {
+    int n;
+    const char *str[FAST_ARGV + 4];
+    uint64_t ptr[FAST_ARGV + 4];
+};
+
+/* call.restart_exec in C, the steps of methods/unotify.py's _restart_exec:
+ * the call restarts running `path` (st: its inode, registered for the
+ * re-check) with argv `av`. 1: answered; 0: nothing done, Python decides
+ * (it then fails the same way and says why). */
+static int
+fast_restart(struct fast_conf *c, int lfd, struct sv_notif *n, const char *path,
+             const struct stat *st, struct fast_argv *av)
+{
+    static __thread char blob[3 * 4096 + 8 * (FAST_ARGV + 8) + 64];
+    struct user_regs_struct regs;
+    struct iovec iov;
+    size_t size, len = 0, plen = strlen(path), array_at;
+    uint64_t base, addrs[FAST_ARGV + 4], path_at;
+    int tid = (int)n->pid, status, i;
+
+    /* before anything is done: Python tries (and reports) what fails here */
+    size = plen + 1 + 8 * ((size_t)av->n + 2) + 32;
+    for (i = 0; i < av->n; i++)
+        if (av->str[i])
+            size += strlen(av->str[i]) + 1;
+    if (size > sizeof blob - 32)
+        return 0;
+    if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0)
+        return 0;
+    if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
+        ptrace(PTRACE_DETACH, tid, NULL, NULL);
+        return 0;
+    }
+    if (!fast_valid(lfd, n->id) || fast_answer(lfd, n->id, 0, 513 /* ERESTARTNOINTR */) < 0) {
+        ptrace(PTRACE_DETACH, tid, NULL, NULL);
+        return 1;  /* gone, or interrupted: the kernel restarts or fails it itself */
+    }
+    for (;;) {
+        if (waitpid(tid, &status, __WALL | __WNOTHREAD) < 0) {
+            if (errno == EINTR)
+                continue;
+            return 1;
+        }
+        if (!WIFSTOPPED(status))
+            return 1;  /* it died meanwhile */
+        if (status >> 16 == PTRACE_EVENT_STOP)
+            break;
+        /* A signal first (the kernel takes the INTERRUPT trap before it
+         * dequeues signals, so this should not happen): let it through
+         * with the call unchanged, which then restarts as the program made
+         * it and is decided again. Never wait here for the program to run
+         * its handler: this thread holds the receive loop. */
+        ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)WSTOPSIG(status));
+        return 1;
+    }
+    iov.iov_base = &regs;
+    iov.iov_len = sizeof regs;
+    if (ptrace(PTRACE_GETREGSET, tid, (void *)1 /* NT_PRSTATUS */, &iov) < 0 || iov.iov_len != sizeof regs) {
+        c->exec_fresh = 0;  /* cannot happen; never loop on it: Python from now on */
+        ptrace(PTRACE_DETACH, tid, NULL, NULL);
+        return 1;
+    }
+    base = (regs.rsp - 128 - 4096 - size) & ~(uint64_t)15;
+    /* path, the new strings, then the pointer array (as _restart_exec) */
+    path_at = base;
+    memcpy(blob, path, plen + 1);
+    len = plen + 1;
+    for (i = 0; i < av->n; i++) {
+        if (av->str[i]) {
+            size_t sl = strlen(av->str[i]) + 1;
+            addrs[i] = base + len;
+            memcpy(blob + len, av->str[i], sl);
+            len += sl;
+        } else {
+            addrs[i] = av->ptr[i];
+        }
+    }
+    while (len % 16)
+        blob[len++] = 0;
+    array_at = len;
+    memcpy(blob + len, addrs, 8 * (size_t)av->n);
+    len += 8 * (size_t)av->n;
+    memset(blob + len, 0, 8);
+    len += 8;
+    if (mem_write(tid, base, blob, len) == (ssize_t)len) {
+        regs.rdi = path_at;
+        regs.rsi = base + array_at;
+    } else {
+        regs.rdi = 0;  /* restarts and fails: EFAULT */
+        base = 0;
+    }
+    if (ptrace(PTRACE_SETREGSET, tid, (void *)1 /* NT_PRSTATUS */, &iov) < 0) {
+        c->exec_fresh = 0;
+        base = 0;
+    }
+    if (base)  /* the restarted call is received by this thread, after the detach */
+        fast_exec_register(c, tid, path_at, path, plen, st->st_dev, st->st_ino);
+    ptrace(PTRACE_DETACH, tid, NULL, NULL);
+    return 1;
+}
+
+/* The program's argv pointers (execs.Execs._argv_pointers), at most
+ * FAST_ARGV; the count, or -1: Python reads them. */
+static int
+fast_argv_read(int lfd, struct sv_notif *n, uint64_t addr, uint64_t *out)
+{
+    ssize_t r;
+    int i;
+    if (!addr)
+        return -1;
+    r = mem_read(n->pid, addr, (char *)out, 8 * FAST_ARGV);
+    if (r < 8 || !fast_valid(lfd, n->id))
+        return -1;
+    for (i = 0; i < r / 8; i++)
+        if (!out[i])
+            return i;
+    return -1;
+}
+
+/* A fresh execve(path, argv, envp) (see the section comment): 1 answered,
+ * 0 Python. */
+static int
+fast_exec_fresh(struct fast_conf *c, int lfd, struct sv_notif *n)
+{
+    static __thread char path[4096], guest[4096], lguest[4096], interp[4096], host[4096];
+    static __thread uint64_t orig[FAST_ARGV];
+    static __thread struct fast_argv av;
+    struct stat st, lst;
+    int fd, lfd2 = -1, err, type = EK_NONE, ltype = EK_NONE, argv0 = 0, largv0 = 0, nargs, i, r = 0;
+    const char *final_host;
+    char proc[64];
+    ssize_t hl;
+
+    if (!c->enabled || !c->exec_fresh || !n->data.args[0])
+        return 0;
+    if (read_cstr(n->pid, n->data.args[0], path, sizeof path) <= 0 || path[0] != '/' ||
+        !fast_valid(lfd, n->id))
+        return 0;
+    fd = fast_lookup(c, path, guest);
+    if (fd == FAST_PYTHON)
+        return 0;
+    if (fd < 0) {
+        fast_answer(lfd, n->id, 0, errno);
+        return 1;
+    }
+    err = fast_step(fd, &st);
+    if (err == FAST_PYTHON || (err == 0 && !(type = fast_kind_get(c, &st, interp, &argv0))))
+        goto out;  /* r = 0: Python */
+    if (err) {
+        fast_answer(lfd, n->id, 0, err);
+        r = 1;
+        goto out;
+    }
+    if (type == EK_DYNAMIC) {
+        if (interp[0] != '/')
+            goto out;  /* relative to the cwd: Python */
+        lfd2 = fast_lookup(c, interp, lguest);
+        if (lfd2 == FAST_PYTHON)
+            goto out;
+        if (lfd2 < 0) {
+            fast_answer(lfd, n->id, 0, errno);
+            r = 1;
+            goto out;
+        }
+        err = fast_step(lfd2, &lst);
+        if (err == FAST_PYTHON || (err == 0 && !(ltype = fast_kind_get(c, &lst, host, &largv0))))
+            goto out;
+        if (err || ltype != EK_STATIC) {
+            fast_answer(lfd, n->id, 0, err ? err : ELIBBAD);
+            r = 1;
+            goto out;
+        }
+        if (fast_real_same(path, &st) && fast_real_same(interp, &lst))
+            goto native;
+        if (!largv0)
+            goto out;  /* not known yet: Python looks (and notes the loader) */
+    } else if (fast_real_same(path, &st)) {
+        goto native;
+    }
+    /* restart: the view's file by its host path (a deleted or unreachable
+     * one is given by fd: Python) */
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", type == EK_DYNAMIC ? lfd2 : fd);
+    hl = readlink(proc, host, sizeof host - 1);
+    if (hl <= 0)
+        goto out;
+    host[hl] = 0;
+    if (host[0] != '/' || (hl > 10 && !strcmp(host + hl - 10, " (deleted)")))
+        goto out;
+    final_host = host;
+    nargs = fast_argv_read(lfd, n, n->data.args[1], orig);
+    if (nargs <= 0)
+        goto out;  /* no argv[0], or a long or unreadable argv: Python */
+    av.n = 0;
+    if (type == EK_DYNAMIC) {
+        av.str[av.n++] = interp;
+        if (largv0 == 1) {
+            av.str[av.n++] = "--argv0";
+            av.str[av.n] = NULL;
+            av.ptr[av.n++] = orig[0];
+        }
+        av.str[av.n++] = guest;
+    } else {
+        av.str[av.n] = NULL;
+        av.ptr[av.n++] = orig[0];
+    }
+    for (i = 1; i < nargs; i++) {
+        av.str[av.n] = NULL;
+        av.ptr[av.n++] = orig[i];
+    }
+    r = fast_restart(c, lfd, n, final_host, type == EK_DYNAMIC ? &lst : &st, &av);
+    goto out;
+native:
+    /* the kernel finds the very files checked in the view; Landlock
+     * allows executing nothing outside it */
+    if (fast_valid(lfd, n->id)) {
+        char buf[64];
+        struct sv_notif_resp resp = { n->id, 0, 0, 1 /* CONTINUE */ };
+        memset(buf, 0, sizeof buf);
+        memcpy(buf, &resp, sizeof resp);
+        ioctl(lfd, SV_NOTIF_SEND, buf);
+    }
+    r = 1;
+out:
+    close(fd);
+    if (lfd2 >= 0)
+        close(lfd2);
+    return r;
 }
 
 /* 1: answered (or the call is gone); 0: Python must handle it. */
@@ -1432,8 +1837,10 @@ fast_try(struct fast_conf *c, int lfd, struct sv_notif *n)
     if (n->data.arch != SV_AUDIT_ARCH_X86_64 || n->data.nr < 0 || n->data.nr >= FAST_NR ||
         !(kind = c->kind[n->data.nr]))
         return 0;
-    if (kind == FK_EXECVE || kind == FK_EXECVEAT)  /* registered restarts: whatever the credentials */
-        return fast_exec(c, lfd, n, kind == FK_EXECVE ? a[0] : a[1]);
+    if (kind == FK_EXECVE || kind == FK_EXECVEAT) {  /* registered restarts: whatever the credentials */
+        r = fast_exec(c, lfd, n, kind == FK_EXECVE ? a[0] : a[1]);
+        return r >= 0 ? r : kind == FK_EXECVE ? fast_exec_fresh(c, lfd, n) : 0;
+    }
     if (!c->enabled)
         return 0;
     switch (kind) {
@@ -1451,18 +1858,21 @@ fast_try(struct fast_conf *c, int lfd, struct sv_notif *n)
     if (!a[pidx])
         return 0;
     len = read_cstr(n->pid, a[pidx], path, sizeof path);
-    if (len < 0 || !fast_valid(lfd, n->id))
+    if (len < 0)
         return 0;
     if (kind == FK_NEWFSTATAT && len == 0 && (atflags & AT_EMPTY_PATH) && dirfd >= 0 &&
         !(atflags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT))) {
+        /* fstat(): the NOTIF_ID_VALID before the answer is written (write_stat)
+         * also vouches for the path read here, as nothing but a stat of ours
+         * happens in between (the commonest call: one check instead of three) */
         char proc[64];
-        snprintf(proc, sizeof proc, "/proc/%u/fd/%d", n->pid, dirfd);  /* fstat() */
+        snprintf(proc, sizeof proc, "/proc/%u/fd/%d", n->pid, dirfd);
         if (stat(proc, &st) < 0)
             return 0;
-        if (!fast_valid(lfd, n->id))
-            return 1;
         goto write_stat;
     }
+    if (!fast_valid(lfd, n->id))
+        return 0;
     if (!len || !fast_simple(c, path, simple) || !(m = fast_mount(c, simple, &rest)))
         return 0;
     if (kind == FK_OPEN || kind == FK_OPENAT) {
@@ -1576,6 +1986,9 @@ fast_free(struct fast_conf *c)
         free(c->stand[i].s);
     for (i = 0; i < c->nfirst; i++)
         free(c->first[i].s);
+    for (i = 0; i < FAST_KINDS; i++)
+        free(c->kinds[i].interp);
+    pthread_mutex_destroy(&c->kinds_lock);
     free(c);
 }
 
@@ -1646,6 +2059,7 @@ sv_fast_setup(PyObject *self, PyObject *args)
         return PyErr_NoMemory();
     c->listener = listener;
     c->root_fd = root_fd;
+    pthread_mutex_init(&c->kinds_lock, NULL);
     if (fast_strings(mounts, c->mounts, &c->nmounts) < 0 ||
         fast_strings(stand, c->stand, &c->nstand) < 0 ||
         fast_strings(firsts, c->first, &c->nfirst) < 0) {
@@ -1699,6 +2113,63 @@ sv_fast_exec_pending(PyObject *self, PyObject *args)
     p->ino = (ino_t)ino;
     __atomic_store_n(&p->tid, tid, __ATOMIC_RELEASE);
     Py_RETURN_TRUE;
+}
+
+/* fast_exec_kind(listener, dev, ino, mtime_ns, size, interp, argv0): the
+ * format Python found for a file (interp None: a static ELF); argv0 for a
+ * loader it runs explicitly: 1 takes --argv0, 2 does not, 0 unknown, -1
+ * unchanged. */
+static PyObject *
+sv_fast_exec_kind(PyObject *self, PyObject *args)
+{
+    int listener, argv0;
+    unsigned long long dev, ino;
+    long long mtime, size;
+    PyObject *interp;
+    struct fast_conf *c;
+    struct fast_kind *k;
+    char *copy = NULL;
+    if (!PyArg_ParseTuple(args, "iKKLLOi", &listener, &dev, &ino, &mtime, &size, &interp, &argv0))
+        return NULL;
+    c = fast_for(listener);
+    if (!c)
+        Py_RETURN_NONE;
+    if (interp != Py_None) {
+        if (!PyBytes_Check(interp) || (size_t)PyBytes_GET_SIZE(interp) >= 4096 ||
+            strlen(PyBytes_AS_STRING(interp)) != (size_t)PyBytes_GET_SIZE(interp))
+            Py_RETURN_NONE;  /* not for C */
+        if (!(copy = strdup(PyBytes_AS_STRING(interp))))
+            return PyErr_NoMemory();
+    }
+    pthread_mutex_lock(&c->kinds_lock);
+    k = &c->kinds[fast_kind_slot((dev_t)dev, (ino_t)ino)];
+    if (argv0 < 0)  /* keep what is known of this very file */
+        argv0 = k->type != EK_NONE && k->dev == (dev_t)dev && k->ino == (ino_t)ino &&
+                k->mtime == mtime && k->size == size ? k->argv0 : 0;
+    free(k->interp);
+    k->dev = (dev_t)dev;
+    k->ino = (ino_t)ino;
+    k->mtime = mtime;
+    k->size = size;
+    k->type = copy ? EK_DYNAMIC : EK_STATIC;
+    k->interp = copy;
+    k->argv0 = argv0;
+    pthread_mutex_unlock(&c->kinds_lock);
+    Py_RETURN_NONE;
+}
+
+/* fast_exec_fresh(listener, on): decide fresh execs here (Landlock active) */
+static PyObject *
+sv_fast_exec_fresh(PyObject *self, PyObject *args)
+{
+    int listener, on;
+    struct fast_conf *c;
+    if (!PyArg_ParseTuple(args, "ii", &listener, &on))
+        return NULL;
+    c = fast_for(listener);
+    if (c)
+        c->exec_fresh = on;
+    return PyBool_FromLong(c != NULL);
 }
 
 /* fast_enable(listener, on) -> calls answered so far by the fast path */
@@ -1935,6 +2406,8 @@ static PyMethodDef methods[] = {
     {"fast_setup", sv_fast_setup, METH_VARARGS, "Confine's fast path for a listener (or None: free it)"},
     {"fast_enable", sv_fast_enable, METH_VARARGS, "switch Confine's fast path; calls it answered"},
     {"fast_exec_pending", sv_fast_exec_pending, METH_VARARGS, "a restarted exec the fast path continues"},
+    {"fast_exec_kind", sv_fast_exec_kind, METH_VARARGS, "the format of an executable, for the fast path"},
+    {"fast_exec_fresh", sv_fast_exec_fresh, METH_VARARGS, "decide fresh execs in the fast path"},
     {"notif_id_valid", sv_notif_id_valid, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_ID_VALID"},
     {"notif_addfd", sv_notif_addfd, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_ADDFD"},
     {"notif_set_flags", sv_notif_set_flags, METH_VARARGS, "SECCOMP_IOCTL_NOTIF_SET_FLAGS"},

@@ -8,6 +8,9 @@
  *   confine_calls ro FILE            writes to a read-only bind's file
  *   confine_calls spawn              system() twice, posix_spawn, vfork+exec
  *   confine_calls paths PATH...      stat, lstat, fstat, access, opens of each
+ *   confine_calls execs PATH...      execve of each, twice, from a child: what
+ *                                    ran, or the errno (argv: "zero", "argv")
+ *   confine_calls argv               its argv and /proc/self/exe
  *   confine_calls ops DIR            names and metadata under DIR: mkdir, mknod,
  *                                    rename(2) flags, links, chmod, truncate, statx,
  *                                    openat2 jails, inotify, getcwd/fchdir, umask
@@ -226,6 +229,35 @@ static int do_paths(int n, char **paths)
     return 0;
 }
 
+static int do_execs(int n, char **paths)
+{
+    for (int i = 0; i < n; i++)
+        for (int round = 0; round < 2; round++) {  /* the second one may be decided in C */
+            char *args[] = { "zero", "argv", NULL };
+            int st;
+            pid_t p = fork();
+            if (p == 0) {
+                execve(paths[i], args, environ);
+                printf("%s: %s\n", paths[i], strerrorname_np(errno));
+                _exit(0);
+            }
+            waitpid(p, &st, 0);
+            printf("%s: status %d\n", paths[i], WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        }
+    return 0;
+}
+
+static int do_argv(int argc, char **argv)
+{
+    char exe[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n < 0 ? 0 : n] = 0;
+    for (int i = 0; i < argc; i++)
+        printf("argv[%d]=%s ", i, argv[i]);
+    printf("exe=%s\n", exe);
+    return 0;
+}
+
 static long mode_of(const char *p)
 {
     struct stat st;
@@ -343,6 +375,10 @@ int main(int argc, char **argv)
         return do_ops(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "paths"))
         return do_paths(argc - 2, argv + 2);
-    fprintf(stderr, "usage: confine_calls xattr|utime|unix|ro|spawn|paths|ops ...\n");
+    if (argc >= 2 && !strcmp(argv[1], "execs"))
+        return do_execs(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "argv"))
+        return do_argv(argc, argv);
+    fprintf(stderr, "usage: confine_calls xattr|utime|unix|ro|spawn|paths|execs|argv|ops ...\n");
     return 2;
 }

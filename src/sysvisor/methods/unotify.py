@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import struct
 import sys
 import threading
@@ -358,7 +359,6 @@ class UnotifyEngine(EngineBase):
         self.threads: dict[int, int] = {}  # the spawned process, until it is reaped
         self.root_pid: int | None = None
         self.root_status: int | None = None
-        self.spawn_thread = None
         self.fast_layers: list = []  # layers with a C fast path installed
         self.listener: ku.Listener | None = None
         self.stack_lock = threading.Lock()  # chains without a blocking handler run one at a time
@@ -432,7 +432,6 @@ class UnotifyEngine(EngineBase):
         self.root_pid = pid
         self.threads[pid] = pid
         self.spawn_err_fd = err_fd
-        self.spawn_thread = threading.get_ident()
         self.session.spawn_actions = plan.actions
         return pid
 
@@ -484,22 +483,7 @@ class UnotifyEngine(EngineBase):
                 self._start_receiver()
         ok = False
         try:
-            # A ptrace stop of restart_exec would be reported to this wait
-            # too, whatever the flags: the tracer (a receiver) is in the
-            # real parent's thread group, and the kernel then treats the
-            # parent's wait as a ptrace wait (wait_consider_task: "traced by
-            # its real parent's group"), so it could take the stop the
-            # receiver waits for. Wait for the exit on a pidfd first; the
-            # process is a zombie by the time waitpid looks at it.
-            self._await_exit(self.root_pid)
-            flags = WNOTHREAD if threading.get_ident() == self.spawn_thread else 0
-            try:
-                while True:
-                    _, status = os.waitpid(self.root_pid, flags)
-                    if not os.WIFSTOPPED(status):
-                        break
-            except ChildProcessError:
-                status = None
+            status = self._wait_root()
             self.root_status = status
             self.threads.pop(self.root_pid, None)
             if status is not None:
@@ -520,25 +504,32 @@ class UnotifyEngine(EngineBase):
 
         return 0 if self.root_status is None else exit_status(self.root_status)
 
-    @staticmethod
-    def _await_exit(pid: int) -> None:
-        """Block until process pid has exited (its pidfd turns readable);
-        returns at once if no pidfd can be had (then waitpid alone waits)."""
-        import select
-
+    def _wait_root(self) -> int | None:
+        """The spawned process's wait status, once it exited. Not a wait on
+        its pid meanwhile: while a receiver traces it (restart_exec), the
+        kernel reports its ptrace stops to any wait of a thread of our
+        process that has it as a child ("traced by its real parent's
+        group"), whatever the flags (__WNOTHREAD or not, WUNTRACED or not),
+        and a stop taken here would leave that receiver waiting forever. A
+        pidfd polls readable once the process exited; it is a zombie then,
+        with no stop to take."""
         try:
-            pidfd = ku.pidfd_open(pid)
-        except OSError:
-            return
+            pidfd = os.pidfd_open(self.root_pid)
+        except ProcessLookupError:
+            pidfd = -1  # gone already: reaped below, or by someone else
         try:
-            while True:
-                try:
-                    select.select([pidfd], [], [])
-                    return
-                except InterruptedError:
-                    continue
+            if pidfd >= 0:
+                p = select.poll()
+                p.register(pidfd, select.POLLIN)
+                while not p.poll():
+                    pass
+            _, status = os.waitpid(self.root_pid, 0)
+            return status
+        except ChildProcessError:
+            return None
         finally:
-            os.close(pidfd)
+            if pidfd >= 0:
+                os.close(pidfd)
 
     def _kill_root(self) -> None:
         if self.root_pid in self.threads:

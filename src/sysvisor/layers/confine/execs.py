@@ -150,7 +150,18 @@ class Execs:
                 if len(self._kinds) > 4096:
                     self._kinds.clear()
                 self._kinds[key] = kind
+        self._tell_c(st, kind)
         return Step(r, guest, mount, kind, by_path)
+
+    def _tell_c(self, st, kind, argv0: int = -1) -> None:
+        """Give the C fast path (fast.py) the format of an ELF file, so that
+        it can decide the next execs of it; argv0 for a loader run
+        explicitly (1: takes --argv0, 2: does not, -1: as known)."""
+        listener = self.layer.fast_listener
+        if listener >= 0 and isinstance(kind, binfmt.Elf):
+            interp = None if kind.interp is None else os.fsencode(kind.interp)
+            _native.fast_exec_kind(listener, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size,
+                                   interp, argv0)
 
     def _interp(self, call, fds, name: str) -> Step:
         """An interpreter (#! or PT_INTERP) in the view: relative names are
@@ -207,7 +218,9 @@ class Execs:
             with self._lock:
                 self.loaders.add(key)
             prog = os.fsencode(cur.guest)
-            if self._supports_argv0(loader.fd, key):
+            argv0 = self._supports_argv0(loader.fd, key)
+            self._tell_c(st, loader.kind, 1 if argv0 else 2)
+            if argv0:
                 prefix = [os.fsencode(kind.interp), b"--argv0", head[0], prog]
             else:
                 prefix = [os.fsencode(kind.interp), prog]

@@ -229,6 +229,10 @@ class Confine(Files, Attrs, Sockets, Layer):
         self.landlock_active = self._landlock_action is not None and \
             self._landlock_action in session.spawn_actions
         self._find_net(session)
+        if self.landlock_active and self.fast_listener >= 0:
+            # the C fast path may decide fresh execs too (fast.py): their
+            # security argument is the restarted call's re-check and Landlock
+            _native.fast_exec_fresh(self.fast_listener, 1)
         if self.ruleset is None:
             why = ("disabled (landlock=False)" if not self.landlock_wanted
                    else f"not available here (ABI {self.landlock_abi})")
