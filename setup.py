@@ -14,7 +14,13 @@ SHIM_CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fPIC", "-fv
                "-fno-stack-protector", "-fno-builtin", "-fno-tree-loop-distribute-patterns",
                "-mgeneral-regs-only", "-ftls-model=initial-exec", "-fcf-protection=none",
                "-U_FORTIFY_SOURCE"]
-SHIM_CORE = ["native/shim_core.c", "native/shim_tramp_x86_64.c"]
+# the shim's core, with the evaluator of compiled layers linked in: its strong
+# sv_entry/sv_exit (native/svpolicy_shim.c) replace the core's weak
+# "every call crosses" defaults; a small pending area per call, since the
+# SIGSYS handler runs on the program's stack (native/svpolicy.h)
+SHIM_CORE = ["native/shim_core.c", "native/shim_tramp_x86_64.c", "native/svpolicy_shim.c",
+             "native/svpolicy.c", "native/svring.c"]
+SHIM_CFLAGS += ["-DSV_RENAME", "-DSV_PENDING_SIZE=512"]
 
 
 class Shim(Extension):

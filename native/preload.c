@@ -134,6 +134,26 @@ static int libc_only(long nr)
     return 0;
 }
 
+/* The libc functions whose result is wider than int (ssize_t, off_t, a
+ * pointer); every other wrapped function returns int, and the x86_64 ABI
+ * leaves the upper half of rax undefined then: the result is its low half. */
+static int returns_long(long nr)
+{
+    switch (nr) {
+    case SYS_read: case SYS_write: case SYS_pread64: case SYS_pwrite64: case SYS_readv:
+    case SYS_writev: case SYS_lseek: case SYS_mmap: case SYS_mremap: case SYS_shmat:
+    case SYS_sendfile: case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg:
+    case SYS_readlink: case SYS_readlinkat: case SYS_getxattr: case SYS_lgetxattr:
+    case SYS_fgetxattr: case SYS_listxattr: case SYS_llistxattr: case SYS_flistxattr:
+    case SYS_splice: case SYS_tee: case SYS_vmsplice: case SYS_process_vm_readv:
+    case SYS_process_vm_writev: case SYS_getrandom: case SYS_copy_file_range:
+    case SYS_getdents64: case SYS_msgrcv: case SYS_keyctl: case SYS_add_key:
+    case SYS_request_key: case SYS_lookup_dcookie:
+        return 1;
+    }
+    return 0;
+}
+
 static void init_call(struct sv_call *c, long nr, int nargs, const long *a, void *ip, void *sp)
 {
     c->nr = nr;
@@ -185,6 +205,8 @@ SV_HIDDEN long sv_pl_call(int idx, long nr, int nargs, long a0, long a1, long a2
         if (nr == SYS_exit_group)
             goto gexit;
         r = R6(f, c.args);
+        if (!returns_long(nr))
+            r = (int)r;
     }
     return finish(&c, r, xslot, saw, pending);
 gexit: {

@@ -34,7 +34,8 @@
  *       SV_SUPERVISOR cross to the Python layers (which may change the args,
  *                     answer, or ask for the result)
  *     ... the call runs (unless answered) ...
- *     sv_exit(ctx, &call, ret, pending);   after every call sv_entry saw that ran
+ *     ret = sv_exit_result(ctx, &call, ret, pending);   after every call sv_entry
+ *                                   saw that ran (the compiled layers may change ret)
  *
  * sv_entry/sv_exit must never call libc (under `sud` a libc call from the
  * SIGSYS handler would re-trap with SIGSYS blocked and kill the thread): use
@@ -67,12 +68,20 @@ struct sv_ctx {
 };
 
 int sv_entry(void *ctx, struct sv_call *c, long *ret, void *pending);
-void sv_exit(void *ctx, struct sv_call *c, long ret, void *pending);
+long sv_exit_result(void *ctx, struct sv_call *c, long ret, void *pending);
 /* Size of the per-process evaluator area (0: none). Asked once per process. */
 size_t sv_eval_region_size(const void *blob, size_t blob_len);
 /* Called after the area is (re)created: kind is SV_KIND_* below. In a fork
  * child the area starts as a copy of the parent's. */
 void sv_eval_region_init(void *ctx, int kind);
+/* A thread that used this process's area is gone unseen (a vfork child,
+ * once its parent resumes: it exec'd or exited). */
+void sv_eval_thread_gone(void *ctx, int tid);
+/* The fakeroot identity the compiled layers keep in the area (1: there is
+ * one): carried through execve in our variable, set in the new image's
+ * area before its program runs. */
+int sv_eval_ids(void *ctx, uint32_t ids[8]);
+void sv_eval_set_ids(void *ctx, const uint32_t ids[8]);
 
 /* ---- 2. shared memory -------------------------------------------------------- */
 
@@ -188,6 +197,8 @@ struct sv_state {
     struct sv_ctx ctx;
     int from;                /* the tid whose execve started this image (0: unknown; -1: spawned) */
     unsigned long backstop;  /* the hybrid backstop's trampoline address (0: no backstop) */
+    uint32_t exec_ids[8];    /* the identity the former image had (exec_ids_valid) */
+    int exec_ids_valid;
     struct sv_msg hello_pending;  /* HELLO built by sv_region_create, sent by sv_hello */
     int hello_fd;
     char shim_path[1024];

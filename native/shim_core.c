@@ -138,11 +138,14 @@ SV_HIDDEN void sv_set_ids(int pid, int tid) { tls_pid = pid; tls_tid = tid; }
 
 __attribute__((weak)) SV_HIDDEN int sv_entry(void *ctx, struct sv_call *c, long *ret, void *pending)
 { (void)ctx; (void)c; (void)ret; (void)pending; return SV_SUPERVISOR; }
-__attribute__((weak)) SV_HIDDEN void sv_exit(void *ctx, struct sv_call *c, long ret, void *pending)
-{ (void)ctx; (void)c; (void)ret; (void)pending; }
+__attribute__((weak)) SV_HIDDEN long sv_exit_result(void *ctx, struct sv_call *c, long ret, void *pending)
+{ (void)ctx; (void)c; (void)pending; return ret; }
 __attribute__((weak)) SV_HIDDEN size_t sv_eval_region_size(const void *blob, size_t len)
 { (void)blob; (void)len; return 0; }
 __attribute__((weak)) SV_HIDDEN void sv_eval_region_init(void *ctx, int kind) { (void)ctx; (void)kind; }
+__attribute__((weak)) SV_HIDDEN void sv_eval_thread_gone(void *ctx, int tid) { (void)ctx; (void)tid; }
+__attribute__((weak)) SV_HIDDEN int sv_eval_ids(void *ctx, uint32_t ids[8]) { (void)ctx; (void)ids; return 0; }
+__attribute__((weak)) SV_HIDDEN void sv_eval_set_ids(void *ctx, const uint32_t ids[8]) { (void)ctx; (void)ids; }
 
 /* ---- set-up from the environment ------------------------------------------- */
 
@@ -159,6 +162,28 @@ static int parse_num(const char *s, const char *key, long *out)
         }
     }
     return 0;
+}
+
+/* ids=A.B.C.D.E.F.G.H: the fakeroot identity of the image that exec'd us */
+static void parse_ids(const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        if ((p == s || p[-1] == ':') && sv_strncmp(p, "ids=", 4) == 0) {
+            p += 4;
+            for (int i = 0; i < 8; i++) {
+                uint32_t v = 0;
+                if (*p < '0' || *p > '9')
+                    return;
+                for (; *p >= '0' && *p <= '9'; p++)
+                    v = v * 10 + (uint32_t)(*p - '0');
+                sv.exec_ids[i] = v;
+                if (i < 7 && *p++ != '.')
+                    return;
+            }
+            sv.exec_ids_valid = 1;
+            return;
+        }
+    }
 }
 
 /* Remove our variable and LD_PRELOAD (or give LD_PRELOAD back the program's
@@ -264,6 +289,7 @@ SV_HIDDEN int sv_core_init(char **envp, int method)
     if (!parse_num(conf, "sock", &sock) || !parse_num(conf, "cfg", &cfg))
         return -1;
     parse_num(conf, "up", &up);
+    parse_ids(conf);
     long from = -1;  /* present: this image comes from an execve by thread `from` */
     parse_num(conf, "from", &from);
     sv.from = (int)from;
@@ -440,8 +466,11 @@ SV_HIDDEN int sv_region_create(int kind)
     sv.ctx.proc_region_len = eval_size;
     if (old && kind == SV_KIND_FORK)
         SYS(SYS_munmap, (long)old, (long)oldlen, 0, 0, 0, 0);
-    if (eval_size)
+    if (eval_size) {
         sv_eval_region_init(&sv.ctx, kind);
+        if (kind == SV_KIND_EXEC && sv.exec_ids_valid)
+            sv_eval_set_ids(&sv.ctx, sv.exec_ids);  /* before the program's first call */
+    }
     struct sv_msg m;
     sv_memset(&m, 0, sizeof m);
     m.type = SV_MSG_HELLO;
@@ -596,8 +625,9 @@ SV_HIDDEN int sv_dispatch(struct sv_call *c, long *ret, int *xslot, void *pendin
  * may change it). */
 SV_HIDDEN long sv_finish(int xslot, struct sv_call *c, long result, void *pending, int saw)
 {
-    if (saw)
-        sv_exit(&sv.ctx, c, result, pending);
+    /* not in a fork child (preload's fork returns twice): the parent's call */
+    if (saw && c->pid == sv_getpid())
+        result = sv_exit_result(&sv.ctx, c, result, pending);
     if (xslot < 0)
         return result;
     struct sv_slot *s = slot_at(xslot);
@@ -811,7 +841,7 @@ SV_HIDDEN char **sv_exec_env(char *const *envp, int from, void **mem, size_t *me
             user = envp[n] + PRELOAD_VAR_LEN;
             user_len = sv_strlen(user);
         }
-    size_t need = (n + 3) * sizeof(char *) + sv_strlen(sv.shim_path) + user_len + 200 + PRELOAD_VAR_LEN;
+    size_t need = (n + 3) * sizeof(char *) + sv_strlen(sv.shim_path) + user_len + 320 + PRELOAD_VAR_LEN;
     size_t len = page_up(need);
     long p = S6(SYS_mmap, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p < 0 && p > -4096)
@@ -844,6 +874,15 @@ SV_HIDDEN char **sv_exec_env(char *const *envp, int from, void **mem, size_t *me
     if (sv.backstop) {  /* the next image maps its trampoline at the same address */
         s = cpy(s, ":tramp=");
         s = sv_utoa(s, sv.backstop);
+    }
+    uint32_t ids[8];
+    if (sv_eval_ids(&sv.ctx, ids)) {  /* the identity survives the exec */
+        s = cpy(s, ":ids=");
+        for (int i = 0; i < 8; i++) {
+            if (i)
+                *s++ = '.';
+            s = sv_utoa(s, ids[i]);
+        }
     }
     out[j] = 0;
     *mem = out;

@@ -61,6 +61,7 @@ struct clone_entry {
     int pid, tid, xslot, saw;
     struct sv_call call;
     uint64_t cargs[16];   /* clone3 args copy (stack_size changed) */
+    char pending[SV_PENDING_SIZE] __attribute__((aligned(16)));  /* the evaluator's, from entry */
 };
 static __thread struct clone_entry clone_stack[CLONE_DEPTH];
 static __thread int clone_depth;
@@ -187,7 +188,7 @@ static void foreign_sigsys(int sig, siginfo_t *si, void *uc)
  * return in clone_stack (TLS): a vfork child runs on the parent's stack and
  * clobbers it, but nests its own clones in clone_stack above the parent's.
  */
-static long setup_clone(greg_t *g, struct sv_call *c, int xslot, int saw)
+static long setup_clone(greg_t *g, struct sv_call *c, int xslot, int saw, const void *pending)
 {
     long nr = c->nr;
     uint64_t flags, newsp = 0;
@@ -223,6 +224,8 @@ static long setup_clone(greg_t *g, struct sv_call *c, int xslot, int saw)
     e->xslot = xslot;
     e->saw = saw;
     e->call = *c;
+    if (saw)
+        sv_memcpy(e->pending, pending, SV_PENDING_SIZE);
     struct clone_rec *r;
     if (newsp)
         r = (struct clone_rec *)((newsp - sizeof *r) & ~15ul);
@@ -269,10 +272,12 @@ static void clone_parent_done(greg_t *g, int res)
     g[REG_RSP] = (greg_t)e->rsp;
     g[REG_RDI] = (greg_t)e->rdi;
     g[REG_RSI] = (greg_t)e->rsi;
-    if ((e->flags & CLONE_VM) && (e->flags & CLONE_VFORK))
+    if ((e->flags & CLONE_VM) && (e->flags & CLONE_VFORK)) {
         sv_set_ids(e->pid, e->tid);  /* the vfork child used our TLS */
-    char pending[SV_PENDING_SIZE] __attribute__((aligned(16)));
-    long ret = sv_finish(e->xslot, &e->call, res, pending, e->saw);
+        if (res > 0)
+            sv_eval_thread_gone(&sv.ctx, res);  /* and our region: it has exec'd or exited */
+    }
+    long ret = sv_finish(e->xslot, &e->call, res, e->pending, e->saw);
     g[REG_RAX] = (greg_t)ret;
 }
 
@@ -475,7 +480,7 @@ static void sud_call(ucontext_t *uc, greg_t *g)
         }
     }
     if (is_clone(c.nr)) {
-        ret = setup_clone(g, &c, xslot, saw);
+        ret = setup_clone(g, &c, xslot, saw, pending);
         if (ret == 0)
             return;  /* the trampoline runs it; clone_parent_done finishes */
     } else {

@@ -1527,8 +1527,21 @@ int sv_entry(void *ctx, struct sv_call *c, long *ret, void *pending)
         release(p);  /* exit, exit_group: no sv_exit follows */
         if (e->flags & SVB_E_THREAD_EXIT)
             thread_gone(x, c->tid);  /* its counters and buffers are free for the next thread */
+    } else if (e->flags & SVB_E_EXEC && v != SV_SUPERVISOR) {
+        /* a successful exec does not return: its scratch level must not stay
+         * taken (a vfork child shares the region; the kernel has copied the
+         * path before anything else could run in this thread). A failed
+         * exec's exit only amends the held record, with no buffer. */
+        release(p);
     }
     return v;
+}
+
+void sv_thread_gone(void *ctx, int tid)
+{
+    struct ctx *x = ctx;
+    if (x && x->magic == CTX_MAGIC)
+        thread_gone(x, tid);
 }
 
 int sv_resume(void *ctx, struct sv_call *c, long *ret, void *pending, int verdict, unsigned flags)

@@ -60,6 +60,7 @@
 #define sv_exit svp_exit
 #define sv_crosses svp_crosses
 #define sv_pending_group svp_pending_group
+#define sv_thread_gone svp_thread_gone
 #endif
 
 #ifdef __cplusplus
@@ -137,6 +138,9 @@ int sv_resume(void *ctx, struct sv_call *c, long *ret, void *pending, int verdic
 int sv_exit(void *ctx, struct sv_call *c, long *ret, void *pending);
 /* the crossing group (an index into the supervisor's table) to run */
 unsigned sv_pending_group(const void *pending);
+/* A thread that shared this region is gone without an exit the evaluator
+ * saw (a vfork child that exec'd): its counters and buffers are free. */
+void sv_thread_gone(void *ctx, int tid);
 
 /* For a shim that runs the whole layer chain in Python when a call
  * crosses (no sv_resume): 1 when the call would cross at some point (a

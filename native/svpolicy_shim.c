@@ -17,9 +17,8 @@
  * sv_entry, since the shim does not call sv_exit for answered calls (its
  * trace record is written, its exit work done). For calls that run,
  * sv_exit_result returns the result as the compiled layers left it (getcwd
- * and readlink mapped back, syscall= results, capset): the shim's
- * sv_finish should use it (`result = sv_exit_result(...)`); the void
- * sv_exit it calls today drops those changes.
+ * and readlink mapped back, syscall= results, capset); the shim's
+ * sv_finish uses it.
  *
  * The evaluator's area (proc_region) is: its private state (the first
  * 4096 bytes), then its shared region (docs/compiled-format.md), which the
@@ -33,7 +32,6 @@
 
 /* the names below are the shim's, not the evaluator's renamed ones */
 #undef sv_entry
-#undef sv_exit
 
 #ifndef SVS_API
 #define SVS_API __attribute__((visibility("hidden")))  /* the shim's SV_HIDDEN */
@@ -113,6 +111,37 @@ SVS_API int sv_entry(void *ctx, struct sv_call *c, long *ret, void *pending)
     return v;
 }
 
+SVS_API void sv_eval_thread_gone(void *ctx, int tid)
+{
+    void *x = evaluator(ctx);
+    if (x)
+        svp_thread_gone(x, tid);
+}
+
+SVS_API int sv_eval_ids(void *ctx, uint32_t ids[8])
+{
+    if (!evaluator(ctx))
+        return 0;
+    struct shim_ctx *s = ctx;
+    struct svr_header *h = (struct svr_header *)((char *)s->proc_region + AREA_CTX);
+    if (!__atomic_load_n(&h->ids_valid, __ATOMIC_ACQUIRE))
+        return 0;
+    for (int i = 0; i < SVB_NIDS; i++)
+        ids[i] = __atomic_load_n(&h->ids[i], __ATOMIC_RELAXED);
+    return 1;
+}
+
+SVS_API void sv_eval_set_ids(void *ctx, const uint32_t ids[8])
+{
+    if (!evaluator(ctx))
+        return;
+    struct shim_ctx *s = ctx;
+    struct svr_header *h = (struct svr_header *)((char *)s->proc_region + AREA_CTX);
+    for (int i = 0; i < SVB_NIDS; i++)
+        __atomic_store_n(&h->ids[i], ids[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&h->ids_valid, 1, __ATOMIC_RELEASE);
+}
+
 SVS_API long sv_exit_result(void *ctx, struct sv_call *c, long ret, void *pending)
 {
     void *x = evaluator(ctx);
@@ -122,7 +151,3 @@ SVS_API long sv_exit_result(void *ctx, struct sv_call *c, long ret, void *pendin
     return ret;
 }
 
-SVS_API void sv_exit(void *ctx, struct sv_call *c, long ret, void *pending)
-{
-    (void)sv_exit_result(ctx, c, ret, pending);
-}

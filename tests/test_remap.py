@@ -1,5 +1,6 @@
 """The Remap layer: path prefix remapping and read-only binds, with real
-programs (cat, ls, sh, python3) on the ptrace and seccomp methods."""
+programs (cat, ls, sh, python3) on the ptrace and seccomp methods, and on
+sud, where the evaluator in the program does the remapping (compiled)."""
 from __future__ import annotations
 
 import os
@@ -10,13 +11,16 @@ import sysvisor
 from sysvisor.errors import UsageError
 from sysvisor.layers.remap import Bind, BindTable, Remap, normalize
 from conftest import run_as
-from helpers import traced
+from helpers import traced, unavailable
 
-METHODS = ["ptrace", "seccomp"]
+METHODS = ["ptrace", "seccomp", "sud"]
+UNAVAILABLE = {m: unavailable(m) for m in METHODS}
 
 
 @pytest.fixture(params=METHODS)
 def method(request):
+    if UNAVAILABLE[request.param]:
+        pytest.skip(UNAVAILABLE[request.param])
     return request.param
 
 

@@ -22,7 +22,9 @@ class Session:
     layers need; `session.method_reason` says why). `insecure=True` lets
     enforcing layers run on a method that is no security boundary.
     `measure=True` records the Python time spent per stop
-    (`session.stop_ns`).
+    (`session.stop_ns`). On the in-process methods the layers that are
+    data run in the program (sysvisor.compiled); `compiled=False` sends
+    every call they want to their Python form instead.
 
     While run() goes on, the session waits for every child of the calling
     process (waitpid(-1)): run sessions from a process that has no other
@@ -30,13 +32,15 @@ class Session:
     """
 
     def __init__(self, layers: list[Layer] | None = None, method: str = "auto",
-                 insecure: bool = False, measure: bool = False, attach: bool = False):
+                 insecure: bool = False, measure: bool = False, attach: bool = False,
+                 compiled: bool = True):
         self.layers = list(layers or [])
         for layer in self.layers:
             if not isinstance(layer, Layer):
                 raise TypeError(f"{layer!r} is not a sysvisor.Layer")
         self.insecure = insecure
         self.measure = measure
+        self.compiled = compiled
         self.errors: list = []
         self.spawn_actions: tuple = ()  # what the layers' spawn_setup asked, once spawned
         self.method, self.method_reason = _methods.choose(method, self.layers, attach=attach,
@@ -59,7 +63,8 @@ class Session:
         if self.method.shim:
             from .methods.inprocess import InProcessEngine
 
-            return InProcessEngine(self, self.method.shim, backstop=self.method.backstop)
+            return InProcessEngine(self, self.method.shim, backstop=self.method.backstop,
+                                  compile=self.compiled)
         raise SysvisorError(f"method {self.method.name} has no engine")  # guarded by choose()
 
     # ---- starting ---------------------------------------------------------

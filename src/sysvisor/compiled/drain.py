@@ -52,19 +52,6 @@ def tsc_calibration(ms: int = 20):
     return _svring.calibrate_tsc(ms)
 
 
-def inherit_identity(old, new) -> None:
-    """Copy the fakeroot identity (the uid/gid family the program set) from
-    a process's old region to the new one its shim made after an exec, so
-    that it survives the exec as it does under the other methods. Both are
-    writable mappings of regions laid out by the evaluator."""
-    old_m, new_m = memoryview(old), memoryview(new)
-    if bytes(old_m[:8]) != b"SVREGION" or bytes(new_m[:8]) != b"SVREGION":
-        raise ValueError("not an evaluator region")
-    if struct.unpack_from("<I", old_m, 84)[0]:  # ids_valid
-        new_m[88:120] = old_m[88:120]  # ids[8]
-        struct.pack_into("<I", new_m, 84, 1)
-
-
 def _ids(pid: int) -> tuple[int, int]:
     """(pid namespace inode, cgroup v2 directory inode) of a process."""
     try:

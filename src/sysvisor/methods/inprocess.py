@@ -361,7 +361,7 @@ class _Pool:
 class InProcessEngine(EngineBase):
     """Runs a spawned program under the in-process shim for a Session."""
 
-    def __init__(self, session, kind: str, backstop: bool = False):
+    def __init__(self, session, kind: str, backstop: bool = False, compile: bool = True):
         super().__init__(session)
         self.kind = kind
         self.measure = getattr(session, "measure", False)
@@ -385,7 +385,6 @@ class InProcessEngine(EngineBase):
         self.root_pid: int | None = None
         self.root_status: int | None = None
         self.notes: set[str] = set()
-        self.region_hooks: list = []  # fn(pid, fd, region) per new region: the evaluator's hook
         self.abis, _ = build_abis(self.layers)
         self.blocking_default = {
             audit: any(getattr(l, "blocking", False) or getattr(fn, "_sysvisor_blocking", False)
@@ -402,7 +401,11 @@ class InProcessEngine(EngineBase):
         self.eof = False
         self.lost_hello = False
         self.seen: set[int] = set()  # pids that said HELLO
-        self.blob = b""  # the compiled layers' bytes, for the shim's evaluator
+        # the layers that are data run in the program (sysvisor.compiled)
+        from ..compiled.runtime import CompiledRuntime
+
+        self.compiled = CompiledRuntime.build(self.layers) if compile else None
+        self.blob = self.compiled.blob if self.compiled is not None else b""
 
     @property
     def stops(self) -> int:
@@ -515,6 +518,8 @@ class InProcessEngine(EngineBase):
         receiver = threading.Thread(target=self._receive_loop, name="sysvisor-inprocess-recv",
                                     daemon=True)
         receiver.start()
+        if self.compiled is not None:
+            self.compiled.start()
         if self.backstop is not None:
             self.backstop.start()  # answers the spawn's execve: the program starts
         ok = False
@@ -547,6 +552,8 @@ class InProcessEngine(EngineBase):
 
     def _finish(self) -> None:
         self.pool.stop()
+        if self.compiled is not None:
+            self.compiled.finish()  # before the regions go: the rest of the records
         for proc in self.procs.values():
             if proc.pidfd >= 0:
                 os.close(proc.pidfd)
@@ -686,6 +693,8 @@ class InProcessEngine(EngineBase):
                 sys.stderr.write(f"sysvisor: pid {m[3]}: {text}\n")
 
     def _call_hooks(self, name: str, *args) -> None:
+        if self.compiled is not None:
+            self.compiled.sync()  # what the program recorded comes first
         for fn in self.hooks.get(name, ()):
             try:
                 fn(*args)
@@ -710,14 +719,11 @@ class InProcessEngine(EngineBase):
             region = _Region(fd, m)
             proc.region = region
             self.regions[region.id] = region
+            if self.compiled is not None:
+                self.compiled.region(pid, region, kind, tid, former)
             if old is not None and kind == KIND_EXEC:
                 self.regions.pop(old.id, None)
                 old.close()
-            for hook in self.region_hooks:
-                try:
-                    hook(pid, fd, region, kind)
-                except Exception as exc:  # noqa: BLE001
-                    sys.stderr.write(f"sysvisor: region hook failed: {exc!r}\n")
         if fresh and pid != self.root_pid and kind in (KIND_START, KIND_EXEC):
             # an image whose fork the shim did not see (preload: posix_spawn, system...)
             self._call_hooks("on_fork", ppid, tid, "fork")
@@ -743,6 +749,8 @@ class InProcessEngine(EngineBase):
             self._call_hooks("on_exit", self.root_pid, self.root_status)
 
     def _proc_ended(self, proc: _Proc) -> None:
+        if self.compiled is not None:
+            self.compiled.gone(proc.pid)  # its last records before its end
         status = None
         if proc.pid == self.root_pid and self.root_status is not None:
             status = self.root_status
@@ -779,6 +787,8 @@ class InProcessEngine(EngineBase):
         (_st, _v, pid, tid, audit, _fl, nr, a0, a1, a2, a3, a4, a5, ip, sp, _val, _seq) = \
             SLOT.unpack_from(region.buf, off)
         self.crossings += 1
+        if self.compiled is not None:
+            self.compiled.sync()
         abi = self.abis.get(audit)
         if abi is None:
             self._answer(region, off, V_RUN, 0, None)
@@ -804,10 +814,12 @@ class InProcessEngine(EngineBase):
     def _decide(self, call: InProcessCall, region: _Region, off: int, t0: int) -> None:
         call.next()
         v = call.verdict
-        if v == RETURN:
-            self._answer(region, off, V_RETURN, to_signed(call.value & _M64, 64), None)
-        elif v == FAIL:
-            self._answer(region, off, V_FAIL, call.value, None)
+        if v in (RETURN, FAIL):
+            value = -call.value if v == FAIL else to_signed(call.value & _M64, 64)
+            if call.exit_hooks:  # the layers above see the answer, as on the other methods
+                self._complete(call, value)
+                value = call.retval
+            self._answer(region, off, V_RETURN, value, None)
         else:
             want = bool(call.exit_hooks)
             if want:
