@@ -458,8 +458,10 @@ SV_HIDDEN int sv_region_create(int kind)
     h->eval_size = (uint32_t)eval_size;
     struct sv_region_hdr *old = sv.region;
     size_t oldlen = sv.region_len;
-    if (kind == SV_KIND_FORK && old && eval_size && old->eval_size == eval_size)
-        sv_memcpy((char *)h + eval_off, (char *)old + old->eval_off, eval_size);
+    /* a fork child keeps its parent's fakeroot identity (nothing else of
+     * the parent's area: its counters and records are the parent's) */
+    uint32_t ids[8];
+    int had_ids = kind == SV_KIND_FORK && old && eval_size && sv_eval_ids(&sv.ctx, ids);
     sv.region = h;
     sv.region_len = len;
     sv.ctx.proc_region = eval_size ? (char *)h + eval_off : 0;
@@ -470,6 +472,8 @@ SV_HIDDEN int sv_region_create(int kind)
         sv_eval_region_init(&sv.ctx, kind);
         if (kind == SV_KIND_EXEC && sv.exec_ids_valid)
             sv_eval_set_ids(&sv.ctx, sv.exec_ids);  /* before the program's first call */
+        else if (had_ids)
+            sv_eval_set_ids(&sv.ctx, ids);
     }
     struct sv_msg m;
     sv_memset(&m, 0, sizeof m);

@@ -590,11 +590,10 @@ size_t sv_region_size(const void *blob, size_t blob_len, size_t ring_bytes, size
         return 0;
     const struct svb_header *h = blob;
     struct svr_geometry g = geometry(h, pending_size < SV_PENDING_FULL);
-    uint64_t stride = g.scratch_levels
-        ? svr_scratch_off(g.nthread_counters) + (uint64_t)g.scratch_levels * g.scratch_bytes
-        : 8 + 8ull * g.nthread_counters;
+    uint64_t stride = svr_head_stride(g.nthread_counters)
+                      + (uint64_t)g.scratch_levels * g.scratch_bytes;  /* head and buffers */
     uint64_t fixed = SVR_HEADER_SIZE + 8ull * (g.nprocess_counters + g.nthread_counters)
-                     + g.thread_slots * stride + 256;
+                     + g.thread_slots * stride + 4096 + 256;
     uint64_t slots = ring_bytes / SVR_SLOT;
     if (slots < SVR_MIN_SLOTS)
         slots = SVR_MIN_SLOTS;
@@ -741,8 +740,9 @@ static struct scratch *scratch(const struct ctx *x, struct pending *p, int32_t t
     const struct svr_header *h = x->ring.h;
     if (*depth >= h->scratch_levels)
         return 0;
-    p->s = (struct scratch *)((uint8_t *)t + svr_scratch_off(x->thread_counters)
-                              + (uint64_t)*depth * h->scratch_bytes);
+    uint64_t slot = (uint64_t)((uint8_t *)t - x->ring.threads) / h->thread_stride;
+    p->s = (struct scratch *)(x->ring.scratch
+                              + (slot * h->scratch_levels + *depth) * h->scratch_bytes);
     p->depth = depth;
     (*depth)++;  /* only this thread uses its slot */
     return p->s;

@@ -49,7 +49,6 @@ struct shim_ctx {
     size_t proc_region_len;
 };
 
-enum { KIND_START = 1, KIND_EXEC = 2, KIND_FORK = 3 };  /* native/shim.h's SV_KIND_* */
 
 SVS_API size_t sv_eval_region_size(const void *blob, size_t blob_len)
 {
@@ -61,32 +60,18 @@ SVS_API size_t sv_eval_region_size(const void *blob, size_t blob_len)
 
 SVS_API void sv_eval_region_init(void *ctx, int kind)
 {
+    /* every area is fresh (zero-filled): a fork child's identity is set
+     * afterwards by the shim (sv_eval_set_ids), as an exec'd image's */
+    (void)kind;
     struct shim_ctx *s = ctx;
     if (!s->proc_region || s->proc_region_len <= AREA_CTX)
         return;
     uint32_t *priv = s->proc_region;
     struct svr_header *h = (struct svr_header *)((char *)s->proc_region + AREA_CTX);
-    uint32_t ids[SVB_NIDS], had = 0;
-    if (kind == KIND_FORK) {
-        /* the area is a copy of the parent's: its identity is the child's,
-         * its counters and unread records are not (the parent's are drained
-         * from the parent's region) */
-        had = h->ids_valid;
-        for (int i = 0; i < SVB_NIDS; i++)
-            ids[i] = h->ids[i];
-        h->magic[0] = 0;  /* lay it out afresh */
-    }
     priv[0] = 0;
     if (svp_ctx_init(priv, AREA_CTX, s->blob, s->blob_len, h, s->proc_region_len - AREA_CTX,
-                     s->raw_syscall, SV_PENDING_SIZE) != SV_OK) {
+                     s->raw_syscall, SV_PENDING_SIZE) != SV_OK)
         priv[0] = 0;  /* refused: every call crosses (sv_entry below) */
-        return;
-    }
-    if (had) {
-        for (int i = 0; i < SVB_NIDS; i++)
-            __atomic_store_n(&h->ids[i], ids[i], __ATOMIC_RELAXED);
-        __atomic_store_n(&h->ids_valid, 1, __ATOMIC_RELEASE);
-    }
 }
 
 static void *evaluator(void *ctx)

@@ -55,16 +55,16 @@ static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1)
 int svr_format(void *region, size_t len, const struct svr_geometry *g, uint32_t flags, int32_t pid)
 {
     struct svr_header *h = region;
-    uint64_t stride64 = g->scratch_levels
-        ? svr_scratch_off(g->nthread_counters) + (uint64_t)g->scratch_levels * g->scratch_bytes
-        : 8 + 8ull * g->nthread_counters;  /* tid, depth, u64 counts[, scratch] */
-    if (stride64 > (1u << 30))
+    uint64_t stride64 = svr_head_stride(g->nthread_counters);  /* tid, depth, u64 counts */
+    uint64_t per_slot = (uint64_t)g->scratch_levels * g->scratch_bytes;
+    if (stride64 > (1u << 30) || per_slot > (1u << 30))
         return -1;
     uint32_t stride = (uint32_t)stride64;
     uint64_t counters_off = SVR_HEADER_SIZE;
     uint64_t ncounters = (uint64_t)g->nprocess_counters + g->nthread_counters;
     uint64_t threads_off = align_up(counters_off + 8 * ncounters, 64);
-    uint64_t seq_off = align_up(threads_off + (uint64_t)g->thread_slots * stride, 64);
+    uint64_t seq_off = align_up(svr_scratch_area(threads_off, g->thread_slots, stride)
+                                + (uint64_t)g->thread_slots * per_slot, 64);
     if (len < seq_off || len > (1ull << 40))
         return -1;
     uint64_t room = (len - seq_off) / (8 + SVR_SLOT);
@@ -89,8 +89,12 @@ int svr_format(void *region, size_t len, const struct svr_geometry *g, uint32_t 
         STORE(&h->pid, pid, RLX);
         return 0;
     }
-    volatile uint8_t *z = region;  /* volatile: a loop, not a call to memset */
-    for (uint64_t i = 0; i < ring_off; i++)  /* the ring data needs no clearing */
+    /* Clear what is read before it is written: the header, the counters and
+     * the thread slots; not the scratch buffers nor the ring's data
+     * (megabytes: clearing them would fault in every page of a fresh region
+     * at each exec and fork). volatile: a loop, not a call to memset. */
+    volatile uint8_t *z = region;
+    for (uint64_t i = 0, end = threads_off + (uint64_t)g->thread_slots * stride; i < end; i++)
         z[i] = 0;
     h->version = SVR_VERSION;
     h->header_size = SVR_HEADER_SIZE;
@@ -130,8 +134,8 @@ int svr_open(struct svr_view *v, void *region, size_t len)
         || h->threads_off + (uint64_t)h->thread_slots * h->thread_stride > h->seq_off
         || h->counters_off + 8ull * (h->nprocess_counters + h->nthread_counters) > h->threads_off
         || h->thread_stride < 8 + 8ull * h->nthread_counters
-        || (h->scratch_levels && h->thread_stride < svr_scratch_off(h->nthread_counters)
-                                 + (uint64_t)h->scratch_levels * h->scratch_bytes))
+        || svr_scratch_area(h->threads_off, h->thread_slots, h->thread_stride)
+               + (uint64_t)h->thread_slots * h->scratch_levels * h->scratch_bytes > h->seq_off)
         return -1;
     v->h = h;
     v->seq = (uint64_t *)((uint8_t *)region + h->seq_off);
@@ -139,6 +143,7 @@ int svr_open(struct svr_view *v, void *region, size_t len)
     v->mask = n - 1;
     v->counters = (uint64_t *)((uint8_t *)region + h->counters_off);
     v->threads = (uint8_t *)region + h->threads_off;
+    v->scratch = (uint8_t *)region + svr_scratch_area(h->threads_off, h->thread_slots, h->thread_stride);
     return 0;
 }
 

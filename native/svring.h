@@ -33,6 +33,7 @@ struct svr_view {
     uint64_t mask;
     uint64_t *counters;          /* process counters, then the overflow of thread ones */
     uint8_t *threads;
+    uint8_t *scratch;            /* slot i's buffers at i x scratch_levels x scratch_bytes */
 };
 
 /* what the region needs besides the ring */
@@ -42,9 +43,13 @@ struct svr_geometry {
 };
 
 /* a thread slot: i32 tid (0 free, -1 freed), u32 depth (scratch levels in
- * use), nthread_counters x u64, then scratch_levels x scratch_bytes at
- * svr_scratch_off(nthread_counters) */
-#define svr_scratch_off(n) ((8 + 8ull * (n) + 63) & ~63ull)
+ * use), nthread_counters x u64; the slots are contiguous (thread_stride
+ * apart), then, page-aligned, slot i's scratch_levels x scratch_bytes of
+ * call buffers (svr_scratch_area): a fresh region is never touched there
+ * until a thread needs a buffer */
+#define svr_head_stride(n) ((8 + 8ull * (n) + 63) & ~63ull)
+#define svr_scratch_area(threads_off, slots, stride) \
+    (((threads_off) + (uint64_t)(slots) * (stride) + 4095) & ~4095ull)
 
 #define SVR_MIN_SLOTS 256
 

@@ -194,9 +194,10 @@ def test_corrupt_blobs_are_refused_never_crash(lib, tmp_path):
     assert r["magic"] == -1 and r["version"] == -1  # SV_EBLOB
     assert set(r["crc"]) == {-2} or set(r["crc"]) == {-1, -2}  # ECRC (EBLOB: the magic's bits)
     # structural corruption: offsets out of bounds (-3) and values out of
-    # range (-4) are refused; changes of padding are accepted and harmless
+    # range (-4) are refused, and so are sizes the region (made for the
+    # intact blob) cannot hold (-5); changes of padding are accepted and harmless
     assert -3 in r["fixed"] and -4 in r["fixed"]
-    assert set(r["fixed"]) <= {0, -1, -3, -4}
+    assert set(r["fixed"]) <= {0, -1, -3, -4, -5}
 
 
 def test_out_of_range_fields_are_refused(lib):
@@ -643,6 +644,8 @@ def test_shim_adapter(svlib, tmp_path, pending):
                               ctypes.POINTER(ctypes.c_long), vp]
     shim.sv_exit_result.argtypes = [ctypes.POINTER(H.ShimCtx), ctypes.POINTER(H.SvCall), ctypes.c_long, vp]
     shim.sv_exit_result.restype = ctypes.c_long
+    shim.sv_eval_ids.argtypes = [ctypes.POINTER(H.ShimCtx), vp]
+    shim.sv_eval_set_ids.argtypes = [ctypes.POINTER(H.ShimCtx), vp]
     out = str(tmp_path / "t.svt")
     w = Writer(out)
     layers = [Record(w, trace="getpid,openat,getcwd"), Faults([parse_inject("getpid:error=EPERM")]),
@@ -680,12 +683,15 @@ def test_shim_adapter(svlib, tmp_path, pending):
     w.close()
     assert [ln.split("(")[0] for ln in _format(out)] == ["getpid", "getcwd"]
     assert _format(out)[0].endswith("= -1 EPERM (Operation not permitted) (INJECTED)")
-    # a fork child: the area is a copy; identity kept, ring and counters fresh
+    # a fork child (or an exec'd image): a fresh area, then the identity the
+    # shim saved from the former one (sv_eval_ids -> sv_eval_set_ids)
     assert call(NR["setuid"], (5,)) == (H.SV_RETURN, 0)
+    ids = (ctypes.c_uint32 * 8)()
+    assert shim.sv_eval_ids(ctypes.byref(ctx), ids) == 1 and ids[1] == 5
     child = mmap.mmap(-1, size)
-    child[:] = area[:]
     cctx = H.ShimCtx(ctx.raw_syscall, ctx.blob, ctx.blob_len, H._addr(child), size)
     shim.sv_eval_region_init(ctypes.byref(cctx), 3)  # SV_KIND_FORK
+    shim.sv_eval_set_ids(ctypes.byref(cctx), ids)
     from sysvisor.compiled import _svring
 
     st = _svring.Region(memoryview(child)[4096:]).stats()

@@ -92,8 +92,11 @@ def test_ring_records_match_the_python_recorder(priv, method, tmp_world):
     # (preload does not see vfork: a vfork child's calls before its exec carry its parent's pid)
     assert n1 == n0 and len(procs1) == len(procs0) >= 5
     for a, b in zip(procs1, procs0):
-        assert [r[:2] for r in a] == [r[:2] for r in b]
-        assert [r[2] for r in a] == [r[2] for r in b]
+        if method == "sud":
+            assert [r[:2] for r in a] == [r[:2] for r in b]
+            assert [r[2] for r in a] == [r[2] for r in b]
+        else:  # a vfork child's records are its parent's: their interleaving is a race
+            assert collections.Counter(a) == collections.Counter(b)
     names = [name for p in procs1 for name, _, _ in p]
     assert names.count("execve") == 4  # cat, ls, cat, cat
     assert any(r[2].startswith('openat(AT_FDCWD, "/etc/hostname"') or r[2].startswith('open("/etc/hostname"')
