@@ -373,6 +373,14 @@ static int do_exec(int dirfd, const char *path, char *const argv[], char *const 
             r = -1;
         } else {
             sv_exec_fds(1);
+            if (xslot >= 0 && sv_in_vfork_child()) {
+                /* the parent's region: a successful exec never reports, so
+                 * its slot is freed now (a failed one's result is not
+                 * reported: the supervisor completes the call at the new
+                 * image's HELLO, or never) */
+                sv_slot_release(xslot);
+                xslot = -1;
+            }
             if (sv.backstop)
                 r = to_libc(at ? sv_raw_syscall(SYS_execveat, dirfd, (long)path, (long)argv, (long)env, flags, 0)
                                : sv_raw_syscall(SYS_execve, (long)path, (long)argv, (long)env, 0, 0, 0));

@@ -222,6 +222,9 @@ extern __thread int sv_tls_shared SV_HIDDEN;
  * call and then calls sv_finish(xslot, c, result). */
 int sv_dispatch(struct sv_call *c, long *ret, int *xslot, void *pending) SV_HIDDEN;
 long sv_finish(int xslot, struct sv_call *c, long result, void *pending, int saw) SV_HIDDEN;
+void sv_slot_release(int slot) SV_HIDDEN;
+void sv_slots_release_tid(int tid) SV_HIDDEN;  /* a vfork child's, when its parent resumes */
+int sv_in_vfork_child(void) SV_HIDDEN;        /* preload: our TLS is the parent's */
 
 /* fd hiding and protection */
 int sv_is_ours(long fd) SV_HIDDEN;

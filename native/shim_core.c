@@ -551,6 +551,30 @@ static void slot_free(int i)
     __atomic_fetch_and(&sv.region->used[i / 64], ~(1ull << (i % 64)), __ATOMIC_RELEASE);
 }
 
+SV_HIDDEN void sv_slot_release(int i)
+{
+    if (i >= 0 && i < SV_NSLOTS)
+        slot_free(i);
+}
+
+/* A vfork child shares our region and is gone (it exec'd or exited) when
+ * we resume: the slots it held for results it will never report (its
+ * successful execve's) are free again. */
+SV_HIDDEN void sv_slots_release_tid(int tid)
+{
+    if (!sv.region)
+        return;
+    for (int i = 0; i < SV_NSLOTS; i++)
+        if ((__atomic_load_n(&sv.region->used[i / 64], __ATOMIC_ACQUIRE) >> (i % 64) & 1)
+            && slot_at(i)->tid == tid)
+            slot_free(i);
+}
+
+SV_HIDDEN int sv_in_vfork_child(void)
+{
+    return (int)SYS(SYS_getpid, 0, 0, 0, 0, 0, 0) != sv_getpid();
+}
+
 static int supervisor_alive(void)
 {
     struct pollfd p = { sv.sock, POLLOUT, 0 };

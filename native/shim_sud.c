@@ -274,8 +274,10 @@ static void clone_parent_done(greg_t *g, int res)
     g[REG_RSI] = (greg_t)e->rsi;
     if ((e->flags & CLONE_VM) && (e->flags & CLONE_VFORK)) {
         sv_set_ids(e->pid, e->tid);  /* the vfork child used our TLS */
-        if (res > 0)
-            sv_eval_thread_gone(&sv.ctx, res);  /* and our region: it has exec'd or exited */
+        if (res > 0) {  /* and our region: it has exec'd or exited */
+            sv_eval_thread_gone(&sv.ctx, res);
+            sv_slots_release_tid(res);
+        }
     }
     long ret = sv_finish(e->xslot, &e->call, res, e->pending, e->saw);
     g[REG_RAX] = (greg_t)ret;

@@ -52,24 +52,16 @@ def tsc_calibration(ms: int = 20):
     return _svring.calibrate_tsc(ms)
 
 
+_CG_ROOT: list = []  # the cgroup2 mount point, looked up once
+
+
 def _ids(pid: int) -> tuple[int, int]:
     """(pid namespace inode, cgroup v2 directory inode) of a process."""
-    try:
-        ns = os.stat(f"/proc/{pid}/ns/pid").st_ino
-    except OSError:
-        ns = 0
-    cg = 0
-    try:
-        with open(f"/proc/{pid}/cgroup", "rb") as f:
-            rel = next((ln[3:].strip() for ln in f if ln.startswith(b"0::")), None)
-        if rel is not None:
-            with open("/proc/self/mounts") as m:
-                root = next((ln.split()[1] for ln in m if ln.split()[2:3] == ["cgroup2"]), None)
-            if root:
-                cg = os.stat(os.path.join(root, os.fsdecode(rel).lstrip("/"))).st_ino
-    except (OSError, StopIteration):
-        pass
-    return ns, cg
+    from ..layers.record import _cgroup2_root, process_ids
+
+    if not _CG_ROOT:
+        _CG_ROOT.append(_cgroup2_root())
+    return process_ids(pid, _CG_ROOT[0])
 
 
 class _Ring:
@@ -124,17 +116,20 @@ class Drainer:
 
     # ---- draining ----------------------------------------------------------------------
 
-    def drain(self, final: bool = False) -> int:
-        """One pass over every ring; the records written."""
+    def drain(self, final: bool = False, flush: bool = True) -> int:
+        """One pass over every ring; the records written (to the file
+        with flush, else left in the writer's buffer, in sequence)."""
         n = 0
         with self._lock:
             for ring in list(self.rings.values()):
                 n += self._drain(ring, final)
-            if n:
+            if n and flush:
                 self.writer.flush()
         return n
 
     def _drain(self, ring: _Ring, final: bool) -> int:
+        if not final and not ring.region.pending():
+            return 0  # nothing claimed since the last pass (most rings, most passes)
         total = 0
         ns, cg = ring.ids
         while True:
@@ -158,7 +153,8 @@ class Drainer:
                 continue
             if n < self.batch and not out["runs"]:
                 break  # the ring is empty (or the rest is still being written)
-        self._report_drops(ring)
+        if total or final:  # drops happen only while the ring is full of records
+            self._report_drops(ring)
         self.records += total
         return total
 

@@ -76,6 +76,9 @@ class CompiledRuntime:
             if old is not None:
                 self.drainer.remove(pid)  # the old image's records, the exec's among them
             if kind == KIND_EXEC:
+                # the exec's record may sit in another ring (a vfork child
+                # writes into its parent's): take it before settling it
+                self.drainer.drain(flush=False)
                 self.drainer.exec_succeeded(former or tid)
             try:
                 self.drainer.add(pid, view)
@@ -94,7 +97,7 @@ class CompiledRuntime:
         """Before the Python layers write: the records the program wrote
         before it crossed (a thread's records stay in its calls' order)."""
         if self.drainer is not None and self.drainer.rings:
-            self.drainer.drain()
+            self.drainer.drain(flush=False)  # the order is the sequence numbers
 
     def gone(self, pid: int) -> None:
         """The process ended: take the rest of its records, let its region go."""

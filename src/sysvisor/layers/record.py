@@ -54,6 +54,26 @@ def _cgroup2_root() -> str | None:
     return None
 
 
+def process_ids(pid: int, cg_root: str | None) -> tuple[int, int]:
+    """(pid namespace inode, cgroup v2 directory inode) of a process, for
+    its records (cg_root: _cgroup2_root(), looked up once)."""
+    try:
+        ns = os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except OSError:
+        ns = 0
+    cg = 0
+    if cg_root is not None:
+        try:
+            for line in _read_proc(f"/proc/{pid}/cgroup").split(b"\n"):
+                if line.startswith(b"0::"):
+                    rel = os.fsdecode(line[3:]).lstrip("/")
+                    cg = os.stat(os.path.join(cg_root, rel)).st_ino
+                    break
+        except OSError:
+            pass
+    return ns, cg
+
+
 def _read_proc(path: str) -> bytes:
     """A whole /proc file with plain os calls (cheaper than open())."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -229,21 +249,7 @@ class Record(Layer):
     def _ids_of(self, pid: int) -> tuple[int, int]:
         ids = self._ids.get(pid)
         if ids is None:
-            try:
-                ns = os.stat(f"/proc/{pid}/ns/pid").st_ino
-            except OSError:
-                ns = 0
-            cg = 0
-            if self._cg_root is not None:
-                try:
-                    for line in _read_proc(f"/proc/{pid}/cgroup").split(b"\n"):
-                        if line.startswith(b"0::"):
-                            rel = os.fsdecode(line[3:]).lstrip("/")
-                            cg = os.stat(os.path.join(self._cg_root, rel)).st_ino
-                            break
-                except OSError:
-                    pass
-            ids = self._ids[pid] = (ns, cg)
+            ids = self._ids[pid] = process_ids(pid, self._cg_root)
         return ids
 
     # ---- calls --------------------------------------------------------------------

@@ -81,7 +81,7 @@ CFG_ABI = struct.Struct("<IIIIII")
 CFG_PRED = struct.Struct("<BBB5xQQ")
 MSG = struct.Struct("<IIQiiiiiiQQIIIIIIII")
 SLOT = struct.Struct("<IIiiIIq6QQQqQ")
-SLOT_ANSWER = struct.Struct("<I12xIq6Q")  # verdict @4, flags @20, nr @24, args @32
+SLOT_ANSWER = struct.Struct("<Iq6Q")  # flags @20, nr @24, args @32 (not pid/tid @8: the shim's)
 MSG_HELLO, MSG_CALL, MSG_EXIT, MSG_THREAD, MSG_TEXIT, MSG_GEXIT, MSG_NOTE = range(1, 8)
 KIND_START, KIND_EXEC, KIND_FORK, KIND_VFORK, KIND_THREAD = range(1, 6)
 SLOT_ANSWERED = 2
@@ -833,7 +833,8 @@ class InProcessEngine(EngineBase):
     def _answer(self, region: _Region, off: int, verdict: int, value: int, call, want=False) -> None:
         buf = region.buf
         if call is not None:
-            SLOT_ANSWER.pack_into(buf, off + 4, verdict, F_WANT_EXIT if want else 0,
+            struct.pack_into("<I", buf, off + 4, verdict)
+            SLOT_ANSWER.pack_into(buf, off + 20, F_WANT_EXIT if want else 0,
                                   to_signed(call.nr & _M64, 64), *(a & _M64 for a in call.args))
         else:
             struct.pack_into("<I", buf, off + 4, verdict)
