@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -270,7 +271,9 @@ def test_when_predicate_in_the_shim(priv, method):
 
     def fn():
         o = OnlyFd()
-        status, _ = traced(["python3", "-c", "import os; os.write(1, b'a'); os.write(2, b'b')"], [o], method)
+        # the system's python3: a pyenv shim is a shell script whose own helpers write to fd 1
+        py = shutil.which("python3", path="/usr/bin:/bin") or "python3"
+        status, _ = traced([py, "-c", "import os; os.write(1, b'a'); os.write(2, b'b')"], [o], method)
         return status, o.fds
 
     status, fds = run_as(priv, fn)
