@@ -372,6 +372,7 @@ LIVE = textwrap.dedent(r'''
 def _norm(line):
     line = re.sub(r"0x[0-9a-f]{5,}", "ADDR", line)
     line = re.sub(r"\b\d{3,}\b", "N", line)
+    line = re.sub(r"si_([us])time=\d+", r"si_\1time=T", line)  # CPU time: load, not decoding
     return re.sub(r"\s+= ", " = ", line)
 
 

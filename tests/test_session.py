@@ -498,3 +498,24 @@ def test_register_set_fallback(progs, priv, method, monkeypatch):
     assert status2 == 0 and out2.strip() == "opened=2 failed=0 first_errno=none"
 
 
+
+
+# ---- signal dispositions ------------------------------------------------------
+
+@pytest.mark.parametrize("m", ["ptrace", "seccomp", "unotify", "sud", "preload"])
+def test_inherited_ignored_signals_stay_ignored(m):
+    """A signal ignored by whoever started sysvisor (nohup's SIGHUP, a
+    shell's background SIGINT) stays ignored in the program, as under
+    strace; SIGPIPE, which Python ignores itself, is the default again."""
+    why = helpers.unavailable(m)
+    if why:
+        pytest.skip(why)
+    def fn():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        return traced(["grep", "SigIgn", "/proc/self/status"], [Count("getpid")], m)
+
+    status, out = run_as("root" if os.geteuid() == 0 else "user", fn)
+    ignored = int(out.split()[1], 16)
+    assert status == 0
+    assert ignored & 1 << (signal.SIGHUP - 1)
+    assert not ignored & 1 << (signal.SIGPIPE - 1)

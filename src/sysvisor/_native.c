@@ -932,13 +932,16 @@ sv_spawn(PyObject *self, PyObject *args)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != ppid)
             _exit(127);
-        /* Python ignores SIGPIPE and friends; ignored dispositions survive
-         * execve, so restore them like subprocess does. */
+        /* Python ignores SIGPIPE and SIGXFSZ itself; ignored dispositions
+         * survive execve, so restore those two, as subprocess does. Every
+         * other ignored signal was ignored by whoever started us (nohup's
+         * SIGHUP, a shell's background SIGINT/SIGQUIT) and stays ignored,
+         * as under strace; handlers are reset by execve anyway. */
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
-        for (s = 1; s < NSIG; s++)
-            if (s != SIGKILL && s != SIGSTOP)
-                sigaction(s, &dfl, NULL);
+        int restore[] = { SIGPIPE, SIGXFSZ };
+        for (s = 0; s < (int)(sizeof restore / sizeof restore[0]); s++)
+            sigaction(restore[s], &dfl, NULL);
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
         while (read(go[0], &c, 1) < 0 && errno == EINTR)
