@@ -127,6 +127,12 @@ class Drainer:
                 self.writer.flush()
         return n
 
+    def drain_pid(self, pid: int) -> int:
+        """What process pid's ring holds (into the writer's buffer)."""
+        with self._lock:
+            ring = self.rings.get(pid)
+            return self._drain(ring, False) if ring is not None else 0
+
     def _drain(self, ring: _Ring, final: bool) -> int:
         if not final and not ring.region.pending():
             return 0  # nothing claimed since the last pass (most rings, most passes)

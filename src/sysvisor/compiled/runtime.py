@@ -93,11 +93,17 @@ class CompiledRuntime:
             _release(old)
         self.views[pid] = view
 
-    def sync(self) -> None:
-        """Before the Python layers write: the records the program wrote
-        before it crossed (a thread's records stay in its calls' order)."""
-        if self.drainer is not None and self.drainer.rings:
-            self.drainer.drain(flush=False)  # the order is the sequence numbers
+    def sync(self, pid: int | None = None) -> None:
+        """Before the Python layers write: the records process pid (None:
+        every process) wrote before it crossed or before the event, so that
+        a thread's records stay in its calls' order in the file."""
+        d = self.drainer
+        if d is None or not d.rings:
+            return
+        if pid is not None and pid in d.rings:
+            d.drain_pid(pid)  # the order is the sequence numbers: no flush
+        else:
+            d.drain(flush=False)
 
     def gone(self, pid: int) -> None:
         """The process ended: take the rest of its records, let its region go."""

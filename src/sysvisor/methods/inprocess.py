@@ -693,8 +693,9 @@ class InProcessEngine(EngineBase):
                 sys.stderr.write(f"sysvisor: pid {m[3]}: {text}\n")
 
     def _call_hooks(self, name: str, *args) -> None:
-        if self.compiled is not None:
-            self.compiled.sync()  # what the program recorded comes first
+        if self.compiled is not None and self.hooks.get(name):
+            t = self.threads.get(args[0]) if args else None  # the thread the event is about
+            self.compiled.sync(t.pid if t is not None else None)  # its records come first
         for fn in self.hooks.get(name, ()):
             try:
                 fn(*args)
@@ -788,7 +789,7 @@ class InProcessEngine(EngineBase):
             SLOT.unpack_from(region.buf, off)
         self.crossings += 1
         if self.compiled is not None:
-            self.compiled.sync()
+            self.compiled.sync(pid)
         abi = self.abis.get(audit)
         if abi is None:
             self._answer(region, off, V_RUN, 0, None)
