@@ -292,16 +292,23 @@ PATHS = ["/etc/hostname", "/lib/x86_64-linux-gnu/libc.so.6", "/bin/sh", "/usr/bi
          "/w/../etc/hostname", "/proc/self/exe", "/lib64/ld-linux-x86-64.so.2", "etc/hostname", ""]
 
 
+def _new_w(world, name):
+    """A fresh world directory (mounted at /w by the caller): a file f, a
+    symlink to it and a dangling one."""
+    w = os.path.join(world["base"], name)
+    os.mkdir(w)
+    os.chmod(w, 0o777)
+    _write(os.path.join(w, "f"), "x\n", 0o644)
+    os.symlink("f", os.path.join(w, "link"))
+    os.symlink("nowhere", os.path.join(w, "dangling"))
+    return w
+
+
 def test_fast_path_answers_like_the_walk(priv, rootfs, world):
     """The C fast path (fast.py) and the Python walk give the same answers,
     for paths it takes and paths it hands on."""
     def fresh(name):  # the calls create files: each run gets its own /w
-        w = os.path.join(world["base"], name)
-        os.mkdir(w)
-        os.chmod(w, 0o777)
-        _write(os.path.join(w, "f"), "x\n", 0o644)
-        os.symlink("f", os.path.join(w, "link"))
-        os.symlink("nowhere", os.path.join(w, "dangling"))
+        w = _new_w(world, name)
         os.mkdir(os.path.join(w, "sub"))
         if priv == "user" and os.geteuid() == 0:
             for p in ("f", "sub"):
@@ -372,12 +379,7 @@ def test_fast_exec_answers_like_the_walk(priv, rootfs, world, progs):
     cc = os.path.join(rootfs, "opt/t/confine_calls")
 
     def fresh(name):
-        w = os.path.join(world["base"], name)
-        os.mkdir(w)
-        os.chmod(w, 0o777)
-        _write(os.path.join(w, "f"), "x\n", 0o644)
-        os.symlink("f", os.path.join(w, "link"))
-        os.symlink("nowhere", os.path.join(w, "dangling"))
+        w = _new_w(world, name)
         _write(os.path.join(w, "s.sh"), "#!/bin/sh\necho script $0 $1\n")
         shutil.copy(cc, os.path.join(w, "d" * 24))  # a dynamic ELF as an interpreter
         shutil.copy(cc, os.path.join(w, "n" * 24))

@@ -75,8 +75,9 @@ class _Ring:
 class Drainer:
     """Drain the trace rings of in-process programs into `writer`."""
 
-    def __init__(self, writer: Writer, stderr=None, batch: int = 65536):
+    def __init__(self, writer: Writer, stderr=None, batch: int = 65536, ids=None):
         self.writer = writer
+        self.ids = ids or _ids  # pid -> (pid namespace, cgroup): a recorder's cached lookup
         self.stderr = stderr if stderr is not None else sys.stderr
         self.batch = batch
         self.rings: dict[int, _Ring] = {}
@@ -94,7 +95,7 @@ class Drainer:
         process's region, laid out by the evaluator's sv_ctx_init)."""
         region = _svring.Region(buffer)
         with self._lock:
-            self.rings[pid] = _Ring(pid, region, buffer, _ids(pid))
+            self.rings[pid] = _Ring(pid, region, buffer, self.ids(pid))
 
     def remove(self, pid: int) -> int:
         """The process is gone: take every record it committed, skip (and

@@ -31,17 +31,18 @@ KIND_EXEC = 2
 
 
 class CompiledRuntime:
-    def __init__(self, cs, recorder):
-        self.cs = cs
+    def __init__(self, blob: bytes, recorder):
         self.recorder = recorder
-        self.blob = cs.blob
+        self.blob = blob
         self.drainer = None
         self.views: dict[int, memoryview] = {}  # pid -> its image's evaluator region
         self.clock = None
         if recorder is not None:
             from .drain import Drainer, tsc_calibration
 
-            self.drainer = Drainer(recorder.writer)
+            # the recorder's lookup of a process's namespace and cgroup (cached
+            # per pid): its own records of the process need them too
+            self.drainer = Drainer(recorder.writer, ids=recorder._ids_of)
             self.clock = tsc_calibration()
 
     @classmethod
@@ -57,7 +58,7 @@ class CompiledRuntime:
         cs = compile_stack(layers)
         if not any(rep.get("compiled") for rep in cs.report.values()):
             return None
-        return cls(cs, recorders[0] if recorders else None)
+        return cls(cs.blob, recorders[0] if recorders else None)
 
     # ---- the engine's events --------------------------------------------------------
 

@@ -833,12 +833,11 @@ class InProcessEngine(EngineBase):
 
     def _answer(self, region: _Region, off: int, verdict: int, value: int, call, want=False) -> None:
         buf = region.buf
+        struct.pack_into("<I", buf, off + 4, verdict)
         if call is not None:
-            struct.pack_into("<I", buf, off + 4, verdict)
             SLOT_ANSWER.pack_into(buf, off + 20, F_WANT_EXIT if want else 0,
                                   to_signed(call.nr & _M64, 64), *(a & _M64 for a in call.args))
         else:
-            struct.pack_into("<I", buf, off + 4, verdict)
             struct.pack_into("<I", buf, off + 20, 0)
         struct.pack_into("<q", buf, off + 96, value)
         struct.pack_into("<I", buf, off, SLOT_ANSWERED)
