@@ -372,7 +372,8 @@ LIVE = textwrap.dedent(r'''
 def _norm(line):
     line = re.sub(r"0x[0-9a-f]{5,}", "ADDR", line)
     line = re.sub(r"\b\d{3,}\b", "N", line)
-    line = re.sub(r"si_([us])time=\d+", r"si_\1time=T", line)  # CPU time: load, not decoding
+    # CPU times (and strace's "/* 0.01 s */" after non-zero ones): load, not decoding
+    line = re.sub(r"si_([us])time=\d+( /\* [\d.]+ s \*/)?", r"si_\1time=T", line)
     return re.sub(r"\s+= ", " = ", line)
 
 
